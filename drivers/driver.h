@@ -1,0 +1,96 @@
+/*
+ * driver.h - the seam between the reconciler and the outside world.
+ *
+ * A driver observes one host and carries out plan actions on it. Implementations
+ * embed struct occ_driver first and fill the ops table; optional slots may be
+ * NULL and the inline wrappers below treat them as no-ops. Drivers never print:
+ * progress (pull layers, build output) goes to the sink the caller installed.
+ */
+#ifndef OCC_DRIVER_H
+#define OCC_DRIVER_H
+
+#include <stdint.h>
+
+#include "model/error.h"
+#include "model/state.h"
+#include "reconciler/observed.h"
+#include "reconciler/plan.h"
+
+enum occ_progress_kind {
+	OCC_PROGRESS_LINE = 0,  /* a line of build output or a status message */
+	OCC_PROGRESS_LAYER,     /* pull progress of one layer */
+};
+
+struct occ_progress {
+	enum occ_progress_kind kind;
+	const char *id;         /* layer id (LAYER) or NULL */
+	const char *text;       /* the line, or the layer's status ("Downloading") */
+	uint64_t current, total;/* bytes, LAYER only; total 0 = unknown */
+};
+
+struct occ_progress_sink {
+	void (*fn)(void *ctx, const struct occ_progress *p);
+	void *ctx;
+};
+
+struct occ_driver;
+
+struct occ_driver_ops {
+	const char *name;
+	/* Fill out (initialised by the caller) with what exists for desired's project. */
+	int (*observe)(struct occ_driver *d, const struct occ_state *desired,
+		       struct occ_observed *out, struct occ_error *err);
+	/* Carry out one action. obs is the observation the plan was made from. */
+	int (*apply)(struct occ_driver *d, const struct occ_state *desired,
+		     const struct occ_observed *obs, const struct occ_action *act,
+		     struct occ_error *err);
+	/* Optional: wait until the service answers its health check. */
+	int (*wait_healthy)(struct occ_driver *d, const struct occ_state *desired,
+			    uint64_t timeout_ms, struct occ_error *err);
+	/* Optional: check the host is reachable. */
+	int (*ping)(struct occ_driver *d, struct occ_error *err);
+	void (*destroy)(struct occ_driver *d);
+};
+
+struct occ_driver {
+	const struct occ_driver_ops *ops;
+	struct occ_progress_sink progress;
+};
+
+static inline int occ_driver_observe(struct occ_driver *d, const struct occ_state *desired,
+				     struct occ_observed *out, struct occ_error *err)
+{
+	return d->ops->observe(d, desired, out, err);
+}
+
+static inline int occ_driver_apply(struct occ_driver *d, const struct occ_state *desired,
+				   const struct occ_observed *obs, const struct occ_action *act,
+				   struct occ_error *err)
+{
+	return d->ops->apply(d, desired, obs, act, err);
+}
+
+static inline int occ_driver_wait_healthy(struct occ_driver *d, const struct occ_state *desired,
+					  uint64_t timeout_ms, struct occ_error *err)
+{
+	return d->ops->wait_healthy ? d->ops->wait_healthy(d, desired, timeout_ms, err) : 0;
+}
+
+static inline int occ_driver_ping(struct occ_driver *d, struct occ_error *err)
+{
+	return d->ops->ping ? d->ops->ping(d, err) : 0;
+}
+
+static inline void occ_driver_free(struct occ_driver *d)
+{
+	if (d)
+		d->ops->destroy(d);
+}
+
+static inline void occ_driver_progress(struct occ_driver *d, const struct occ_progress *p)
+{
+	if (d->progress.fn)
+		d->progress.fn(d->progress.ctx, p);
+}
+
+#endif

@@ -1,0 +1,468 @@
+/*
+ * test-plan.c - the planner and the apply engine, through the fake driver.
+ *
+ * Golden files: tests/golden/plan-<case>.txt and .json hold the expected
+ * `occ diff` text and JSON for each (desired, observed) pair below. After an
+ * intended change of the output, regenerate them with
+ *     OCC_UPDATE_GOLDEN=1 ctest --test-dir build -R test-plan
+ * and review the diff of tests/golden/ before committing.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+
+#include "cli/render.h"
+#include "model/hash.h"
+#include "reconciler/apply.h"
+#include "tests/fake-driver.h"
+
+static struct occ_state *load(const char *yaml)
+{
+	struct occ_state *st = NULL;
+	struct occ_error err;
+	int ret;
+
+	occ_error_clear(&err);
+	ret = occ_model_load_buffer(&st, yaml, strlen(yaml), "state.yaml", "/srv", &err);
+	ck_assert_msg(ret == 0, "load failed: %s at %d:%d", err.msg, err.line, err.col);
+	return st;
+}
+
+#define BASE "version: 1\nname: web\nimage: {ref: 'occ-test:1'}\nvolumes: []\n"
+
+/* World setups: each gets the fake and the desired state. */
+static void w_empty(struct fake_driver *f, const struct occ_state *st)
+{
+	(void)f;
+	(void)st;
+}
+
+static void w_image(struct fake_driver *f, const struct occ_state *st)
+{
+	fake_set_image(f, st->image.ref, "sha256:1111");
+}
+
+static void w_running(struct fake_driver *f, const struct occ_state *st)
+{
+	w_image(f, st);
+	fake_add_container_from(f, st, OCC_CTR_RUNNING);
+}
+
+/* The container was created from a different state (given as YAML). */
+static const char *prev_yaml;
+static void w_running_prev(struct fake_driver *f, const struct occ_state *st)
+{
+	struct occ_state *prev = load(prev_yaml);
+
+	w_image(f, st);
+	fake_add_container_from(f, prev, OCC_CTR_RUNNING);
+	occ_state_free(prev);
+}
+
+static void w_exited(struct fake_driver *f, const struct occ_state *st)
+{
+	w_image(f, st);
+	fake_add_container_from(f, st, OCC_CTR_EXITED)->exit_code = 137;
+}
+
+static void w_new_image(struct fake_driver *f, const struct occ_state *st)
+{
+	w_running(f, st);
+	fake_set_image(f, st->image.ref, "sha256:2222");
+}
+
+static void w_leftover(struct fake_driver *f, const struct occ_state *st)
+{
+	struct occ_obs_container *c;
+
+	w_running(f, st);
+	c = fake_add_container_from(f, st, OCC_CTR_CREATED);
+	free(c->name);
+	c->name = occ_xasprintf("%s-occ-next", st->name);
+}
+
+static void w_no_hash_label(struct fake_driver *f, const struct occ_state *st)
+{
+	struct occ_obs_container *c;
+
+	w_image(f, st);
+	c = fake_add_container_from(f, st, OCC_CTR_RUNNING);
+	free(c->spec_hash);
+	c->spec_hash = NULL;
+	c->hash_version = 0;
+}
+
+static void w_future_hash(struct fake_driver *f, const struct occ_state *st)
+{
+	struct occ_obs_container *c;
+
+	w_image(f, st);
+	c = fake_add_container_from(f, st, OCC_CTR_RUNNING);
+	c->hash_version = 99;
+}
+
+struct golden_case {
+	const char *name;
+	const char *yaml;
+	void (*world)(struct fake_driver *, const struct occ_state *);
+	const char *prev;      /* for w_running_prev */
+	int n_actions;
+};
+
+static const struct golden_case golden[] = {
+	{ "fresh", BASE "container: {env: {TZ: UTC}}\nmounts: [{source: /srv/src, target: /work}]\n",
+	  w_empty, NULL, 3 },
+	{ "fresh-volumes", "version: 1\nname: web\nimage: {ref: 'occ-test:1'}\n"
+	  "volumes: [{name: data, target: /data}]\n", w_image, NULL, 3 },
+	{ "in-sync", BASE "container: {env: {TZ: UTC}}\n", w_running, NULL, 0 },
+	{ "env-changed", BASE "container: {env: {TZ: Europe/Paris}}\n", w_running_prev,
+	  BASE "container: {env: {TZ: UTC}}\n", 1 },
+	{ "env-added-removed", BASE "container: {env: {A: '1', C: '3'}}\n", w_running_prev,
+	  BASE "container: {env: {A: '1', B: '2'}}\n", 1 },
+	{ "port-changed", BASE "container: {port: 3001}\n", w_running_prev, BASE, 1 },
+	{ "mount-added", BASE "mounts: [{source: /srv/src, target: /work, readonly: true}]\n",
+	  w_running_prev, BASE, 1 },
+	{ "image-ref-changed", "version: 1\nname: web\nimage: {ref: 'occ-test:2'}\nvolumes: []\n",
+	  w_running_prev, BASE, 1 },
+	{ "image-id-changed", BASE, w_new_image, NULL, 1 },
+	{ "sensitive-env", BASE "container: {env: {API_TOKEN: new-secret}}\n", w_running_prev,
+	  BASE "container: {env: {API_TOKEN: old-secret}}\n", 1 },
+	{ "exited", BASE, w_exited, NULL, 1 },
+	{ "stop-desired", BASE "container: {running: false}\n", w_running, NULL, 1 },
+	{ "leftover", BASE, w_leftover, NULL, 1 },
+	{ "no-hash-label-same-fields", BASE, w_no_hash_label, NULL, 0 },
+	{ "future-hash-version-same-fields", BASE, w_future_hash, NULL, 0 },
+	{ "volume-dropped", "version: 1\nname: web\nimage: {ref: 'occ-test:1'}\nvolumes: []\n",
+	  w_running_prev, "version: 1\nname: web\nimage: {ref: 'occ-test:1'}\n"
+	  "volumes: [{name: data, target: /data}]\n", 1 },
+};
+
+static char *read_all(const char *path)
+{
+	struct occ_error err;
+	char *buf = NULL;
+	size_t len;
+
+	occ_error_clear(&err);
+	if (occ_read_file(path, 1 << 20, &buf, &len, &err) != 0)
+		return NULL;
+	return buf;
+}
+
+static void check_golden(const char *name, const char *ext, const char *got)
+{
+	char *path = occ_xasprintf("%s/tests/golden/plan-%s.%s", OCC_SOURCE_DIR, name, ext);
+	char *want;
+
+	if (getenv("OCC_UPDATE_GOLDEN")) {
+		FILE *fp = fopen(path, "w");
+
+		ck_assert_ptr_nonnull(fp);
+		fputs(got, fp);
+		fclose(fp);
+	}
+	want = read_all(path);
+	ck_assert_msg(want != NULL, "missing golden file %s (regenerate with OCC_UPDATE_GOLDEN=1)", path);
+	ck_assert_msg(strcmp(want, got) == 0, "%s differs from the plan:\n--- want\n%s--- got\n%s",
+		      path, want, got);
+	free(want);
+	free(path);
+}
+
+static void plan_for(struct occ_plan *plan, struct fake_driver *f, const struct occ_state *st)
+{
+	struct occ_observed obs;
+	struct occ_error err;
+	int ret;
+
+	occ_error_clear(&err);
+	occ_observed_init(&obs);
+	ck_assert_int_eq(occ_driver_observe(&f->base, st, &obs, &err), 0);
+	ret = occ_plan_compute(plan, st, &obs, &err);
+	ck_assert_msg(ret == 0, "plan failed: %s", err.msg);
+	occ_observed_release(&obs);
+}
+
+START_TEST(test_golden)
+{
+	const struct golden_case *gc = &golden[_i];
+	struct occ_state *st = load(gc->yaml);
+	struct fake_driver *f = fake_driver_new();
+	struct occ_strbuf sb = OCC_STRBUF_INIT;
+	struct occ_plan plan, again;
+	struct occ_json j;
+
+	prev_yaml = gc->prev;
+	gc->world(f, st);
+	plan_for(&plan, f, st);
+	ck_assert_int_eq((int)plan.n, gc->n_actions);
+
+	occ_strbuf_init(&sb);
+	occ_render_plan_text(&sb, "local", &plan, false);
+	occ_strbuf_addc(&sb, '\n');
+	occ_render_summary_text(&sb, plan.n_create, plan.n_change, plan.n_recreate, plan.n_remove);
+	check_golden(gc->name, "txt", sb.buf);
+	/* Secrets never reach the output. */
+	ck_assert_ptr_null(strstr(sb.buf, "secret"));
+
+	occ_json_init(&j);
+	occ_render_plan_json(&j, "local", st->name, &plan);
+	occ_strbuf_addc(&j.sb, '\n');
+	check_golden(gc->name, "json", j.sb.buf);
+	ck_assert_ptr_null(strstr(j.sb.buf, "secret"));
+	occ_json_release(&j);
+
+	/* Deterministic: the same inputs give the same plan. */
+	plan_for(&again, f, st);
+	occ_strbuf_reset(&sb);
+	occ_render_plan_text(&sb, "local", &again, false);
+	occ_strbuf_addc(&sb, '\n');
+	occ_render_summary_text(&sb, again.n_create, again.n_change, again.n_recreate, again.n_remove);
+	check_golden(gc->name, "txt", sb.buf);
+
+	occ_plan_release(&again);
+	occ_plan_release(&plan);
+	occ_strbuf_release(&sb);
+	occ_driver_free(&f->base);
+	occ_state_free(st);
+}
+END_TEST
+
+/* Apply against a converging fake, then plan again: nothing left to do. */
+static void converge_state(const struct occ_state *st)
+{
+	struct fake_driver *f = fake_driver_new();
+	struct occ_apply_report rep;
+	struct occ_observed obs;
+	struct occ_plan plan;
+	struct occ_error err;
+	int ret;
+
+	f->converge = true;
+	occ_error_clear(&err);
+	occ_observed_init(&obs);
+	ck_assert_int_eq(occ_driver_observe(&f->base, st, &obs, &err), 0);
+	ck_assert_int_eq(occ_plan_compute(&plan, st, &obs, &err), 0);
+	ck_assert_msg(plan.n > 0, "a fresh host must need actions");
+	ret = occ_apply_plan(&f->base, st, &obs, &plan, NULL, NULL, &rep, &err);
+	ck_assert_msg(ret == 0, "apply failed: %s", err.msg);
+	ck_assert_int_eq(rep.n_failed, 0);
+	occ_plan_release(&plan);
+	occ_observed_release(&obs);
+
+	plan_for(&plan, f, st);
+	ck_assert_msg(occ_plan_empty(&plan), "plan not empty after apply: %zu actions, first %s %s (%s)",
+		      plan.n, occ_action_kind_name(plan.actions[0].kind), plan.actions[0].name,
+		      plan.actions[0].cause);
+	occ_plan_release(&plan);
+	occ_driver_free(&f->base);
+}
+
+START_TEST(test_converge_examples)
+{
+	char *dir = occ_xasprintf("%s/examples", OCC_SOURCE_DIR);
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d))) {
+		struct occ_state *st = NULL;
+		struct occ_error err;
+		char *path;
+		size_t len = strlen(de->d_name);
+
+		if (len < 6 || strcmp(de->d_name + len - 5, ".yaml") != 0)
+			continue;
+		path = occ_xasprintf("%s/%s", dir, de->d_name);
+		occ_error_clear(&err);
+		ck_assert_msg(occ_model_load(&st, path, &err) == 0, "%s: %s", path, err.msg);
+		if (st->n_hosts == 0) {
+			struct occ_state *eff = occ_state_for_host(st, NULL);
+
+			converge_state(eff);
+			occ_state_free(eff);
+		}
+		for (size_t i = 0; i < st->n_hosts; i++) {
+			struct occ_state *eff = occ_state_for_host(st, &st->hosts[i]);
+
+			converge_state(eff);
+			occ_state_free(eff);
+		}
+		occ_state_free(st);
+		free(path);
+		n++;
+	}
+	closedir(d);
+	free(dir);
+	ck_assert_int_ge(n, 3);
+}
+END_TEST
+
+/* Fail the Nth driver call: reported, and nothing after it is attempted. */
+START_TEST(test_failure_injection)
+{
+	struct occ_state *st = load("version: 1\nname: web\nimage: {ref: 'occ-test:1'}\n"
+				    "volumes: [{name: data, target: /data}]\n");
+	struct fake_driver *f = fake_driver_new();
+	int fail_at = _i + 1;
+	struct occ_apply_report rep;
+	struct occ_observed obs;
+	struct occ_plan plan;
+	struct occ_error err;
+	int ret;
+
+	f->converge = true;
+	f->fail_at = fail_at;
+	occ_error_clear(&err);
+	occ_observed_init(&obs);
+	ck_assert_int_eq(occ_driver_observe(&f->base, st, &obs, &err), 0);
+	ck_assert_int_eq(occ_plan_compute(&plan, st, &obs, &err), 0);
+	/* pull, create volume, create container, start */
+	ck_assert_int_eq((int)plan.n, 4);
+	ret = occ_apply_plan(&f->base, st, &obs, &plan, NULL, NULL, &rep, &err);
+	ck_assert_int_eq(ret, OCC_EAPI);
+	ck_assert_ptr_nonnull(strstr(err.msg, "injected failure"));
+	ck_assert_int_eq((int)rep.n_done, fail_at - 1);
+	ck_assert_int_eq((int)rep.n_failed, 1);
+	ck_assert_int_eq(f->n_calls, fail_at);
+	ck_assert_int_eq(f->n_health, 0);
+	occ_plan_release(&plan);
+	occ_observed_release(&obs);
+
+	/* The next apply finishes the job. */
+	f->fail_at = 0;
+	converge_state(st);
+	occ_driver_free(&f->base);
+	occ_state_free(st);
+}
+END_TEST
+
+START_TEST(test_health_failure)
+{
+	struct occ_state *st = load(BASE);
+	struct fake_driver *f = fake_driver_new();
+	struct occ_apply_report rep;
+	struct occ_observed obs;
+	struct occ_plan plan;
+	struct occ_error err;
+
+	f->converge = true;
+	f->fail_health = OCC_EUNHEALTHY;
+	occ_error_clear(&err);
+	occ_observed_init(&obs);
+	w_image(f, st);
+	ck_assert_int_eq(occ_driver_observe(&f->base, st, &obs, &err), 0);
+	ck_assert_int_eq(occ_plan_compute(&plan, st, &obs, &err), 0);
+	ck_assert_int_eq(occ_apply_plan(&f->base, st, &obs, &plan, NULL, NULL, &rep, &err),
+			 OCC_EUNHEALTHY);
+	ck_assert_int_eq(f->n_health, 1);
+	ck_assert_int_eq((int)rep.n_done, 2);
+	ck_assert(!rep.healthy);
+	occ_plan_release(&plan);
+	occ_observed_release(&obs);
+	occ_driver_free(&f->base);
+	occ_state_free(st);
+}
+END_TEST
+
+/* A container with the project's name that occ did not create: refused. */
+START_TEST(test_foreign_container)
+{
+	struct occ_state *st = load(BASE);
+	struct fake_driver *f = fake_driver_new();
+	struct occ_obs_container *c;
+	struct occ_observed obs;
+	struct occ_plan plan;
+	struct occ_error err;
+
+	w_image(f, st);
+	c = fake_add_container_from(f, st, OCC_CTR_RUNNING);
+	c->owned = false;
+	free(c->project);
+	c->project = NULL;
+	occ_error_clear(&err);
+	occ_observed_init(&obs);
+	ck_assert_int_eq(occ_driver_observe(&f->base, st, &obs, &err), 0);
+	ck_assert_int_eq(occ_plan_compute(&plan, st, &obs, &err), OCC_ECONFLICT);
+	ck_assert_str_eq(err.msg, "container 'web' exists but was not created by occ");
+	ck_assert_ptr_nonnull(strstr(err.hint, "docker rm -f web"));
+	ck_assert_int_eq((int)plan.n, 0);
+	occ_observed_release(&obs);
+	occ_driver_free(&f->base);
+	occ_state_free(st);
+}
+END_TEST
+
+START_TEST(test_foreign_volume)
+{
+	struct occ_state *st = load("version: 1\nname: web\nimage: {ref: 'occ-test:1'}\n"
+				    "volumes: [{name: data, target: /data}]\n");
+	struct fake_driver *f = fake_driver_new();
+	struct occ_observed obs;
+	struct occ_plan plan;
+	struct occ_error err;
+
+	fake_add_volume(f, "web-data", false);
+	occ_error_clear(&err);
+	occ_observed_init(&obs);
+	ck_assert_int_eq(occ_driver_observe(&f->base, st, &obs, &err), 0);
+	ck_assert_int_eq(occ_plan_compute(&plan, st, &obs, &err), OCC_ECONFLICT);
+	ck_assert_str_eq(err.msg, "volume 'web-data' exists but was not created by occ for project 'web'");
+	ck_assert_int_eq(err.line, 4);
+	occ_observed_release(&obs);
+	occ_driver_free(&f->base);
+	occ_state_free(st);
+}
+END_TEST
+
+START_TEST(test_pull_never_missing)
+{
+	struct occ_state *st = load("version: 1\nname: web\nimage: {ref: 'occ-test:1', pull: never}\n");
+	struct fake_driver *f = fake_driver_new();
+	struct occ_observed obs;
+	struct occ_plan plan;
+	struct occ_error err;
+
+	occ_error_clear(&err);
+	occ_observed_init(&obs);
+	ck_assert_int_eq(occ_driver_observe(&f->base, st, &obs, &err), 0);
+	ck_assert_int_eq(occ_plan_compute(&plan, st, &obs, &err), OCC_ENOTFOUND);
+	ck_assert_str_eq(err.msg, "image 'occ-test:1' is not present and image.pull is never");
+	ck_assert_int_eq(err.line, 3);
+	occ_observed_release(&obs);
+	occ_driver_free(&f->base);
+	occ_state_free(st);
+}
+END_TEST
+
+static Suite *plan_suite(void)
+{
+	Suite *s = suite_create("plan");
+	TCase *tc = tcase_create("golden");
+
+	tcase_add_loop_test(tc, test_golden, 0, (int)OCC_ARRAY_SIZE(golden));
+	suite_add_tcase(s, tc);
+	tc = tcase_create("apply");
+	tcase_add_test(tc, test_converge_examples);
+	tcase_add_loop_test(tc, test_failure_injection, 0, 4);
+	tcase_add_test(tc, test_health_failure);
+	tcase_add_test(tc, test_foreign_container);
+	tcase_add_test(tc, test_foreign_volume);
+	tcase_add_test(tc, test_pull_never_missing);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(plan_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
