@@ -1,0 +1,208 @@
+/*
+ * docker-image.c - IMAGE_PULL and IMAGE_BUILD.
+ *
+ * Both answer with a stream of JSON lines that may end in an error even after
+ * HTTP 200, so every line is decoded as it arrives: progress goes to the
+ * driver's sink, the first error is kept and reported once the stream ends.
+ */
+#include "drivers/docker/docker-int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "model/state.h"
+
+struct image_stream {
+	struct occ_docker *dk;
+	struct occ_docker_lines lines;
+	char *error;        /* the first error message the stream carried */
+};
+
+static void emit_line(struct occ_docker *dk, const char *text, const char *id)
+{
+	struct occ_progress p = { .kind = OCC_PROGRESS_LINE, .id = id, .text = text };
+
+	occ_driver_progress(&dk->base, &p);
+}
+
+/* Build output: one progress line per text line, empty ones dropped. */
+static void emit_text(struct occ_docker *dk, const char *text)
+{
+	while (*text) {
+		size_t n = strcspn(text, "\n");
+
+		if (n) {
+			char *line = occ_xstrndup(text, n);
+
+			emit_line(dk, line, NULL);
+			free(line);
+		}
+		text += n + (text[n] == '\n');
+	}
+}
+
+static void emit_msg(struct occ_docker *dk, const struct occ_docker_msg *m)
+{
+	struct occ_progress p = {
+		.kind = OCC_PROGRESS_LAYER, .id = m->id, .text = m->status,
+		.current = m->current, .total = m->total,
+	};
+
+	if (m->stream)
+		emit_text(dk, m->stream);
+	else if (m->status && m->id)
+		occ_driver_progress(&dk->base, &p);
+	else if (m->status)
+		emit_line(dk, m->status, NULL);
+}
+
+static int on_line(void *ctx, const char *line, size_t n, struct occ_error *err)
+{
+	struct image_stream *s = ctx;
+	struct occ_docker_msg m;
+	int ret = occ_docker__parse_msg(&m, line, n, err);
+
+	if (ret)
+		return ret;
+	if (m.error && !s->error)
+		s->error = occ_xstrdup(m.error);
+	else if (!m.error)
+		emit_msg(s->dk, &m);
+	occ_docker__msg_release(&m);
+	return 0;
+}
+
+static int on_data(void *ctx, const char *data, size_t n, struct occ_error *err)
+{
+	struct image_stream *s = ctx;
+
+	return occ_docker__lines_feed(&s->lines, data, n, err);
+}
+
+/* Send req; the answer's status and streamed error become err. */
+static int run_stream(struct occ_docker *dk, struct occ_docker_req *req, const char *what,
+		      const char *ref, struct occ_error *err)
+{
+	struct image_stream s = { .dk = dk };
+	struct occ_docker_resp resp;
+	int ret;
+
+	occ_docker__lines_init(&s.lines, on_line, &s);
+	req->on_data = on_data;
+	req->data_ctx = &s;
+	req->timeout_ms = -1;
+	occ_docker__resp_init(&resp);
+	ret = occ_docker__http_do(dk->http, req, &resp, err);
+	if (!ret && resp.status == 200)
+		ret = occ_docker__lines_finish(&s.lines, err);
+	if (!ret && resp.status != 200)
+		ret = occ_docker__api_error(err, &resp, "cannot %s image '%s'", what, ref);
+	if (!ret && s.error) {
+		size_t len = strlen(s.error);
+
+		while (len && (s.error[len - 1] == '\n' || s.error[len - 1] == '\r'))
+			s.error[--len] = '\0';
+		ret = occ_error_set(err, OCC_EAPI, "cannot %s image '%s': %s", what, ref, s.error);
+	}
+	occ_docker__lines_release(&s.lines);
+	occ_docker__resp_release(&resp);
+	free(s.error);
+	return ret;
+}
+
+/* ---- pull --------------------------------------------------------------- */
+
+/* fromImage and tag for ref: "name:tag", "name@digest", or "name" (latest). */
+static void pull_query(struct occ_strbuf *sb, const char *ref)
+{
+	const char *slash = strrchr(ref, '/');
+	const char *colon = strrchr(slash ? slash : ref, ':');
+	char *name;
+
+	occ_strbuf_adds(sb, "/images/create?fromImage=");
+	if (strchr(ref, '@')) {
+		occ_docker__url_escape(sb, ref);
+		return;
+	}
+	name = colon ? occ_xstrndup(ref, (size_t)(colon - ref)) : occ_xstrdup(ref);
+	occ_docker__url_escape(sb, name);
+	occ_strbuf_adds(sb, "&tag=");
+	occ_docker__url_escape(sb, colon ? colon + 1 : "latest");
+	free(name);
+}
+
+int occ_docker__pull(struct occ_docker *dk, const struct occ_state *desired,
+		     struct occ_error *err)
+{
+	struct occ_strbuf path = OCC_STRBUF_INIT;
+	struct occ_docker_req req = { .method = "POST" };
+	int ret;
+
+	pull_query(&path, desired->image.ref);
+	req.path = path.buf;
+	ret = run_stream(dk, &req, "pull", desired->image.ref, err);
+	if (ret == OCC_EAPI)
+		occ_error_hint(err, "check the image reference and access to its registry; "
+			       "with image.pull: never occ uses a local image only");
+	occ_strbuf_release(&path);
+	return ret;
+}
+
+/* ---- build -------------------------------------------------------------- */
+
+static int read_tar(void *ctx, char *buf, size_t cap, size_t *out_n, struct occ_error *err)
+{
+	return occ_docker__tar_read(ctx, buf, cap, out_n, err);
+}
+
+/*
+ * No labels on the image: containers inherit their image's labels, so a
+ * project label here would make any container run from the image, by anyone,
+ * look like one occ manages.
+ */
+static char *build_path(const struct occ_state *desired)
+{
+	const struct occ_image_build *b = &desired->image.build;
+	struct occ_strbuf sb = OCC_STRBUF_INIT;
+	char *args = occ_docker__kv_json(&b->args);
+
+	occ_strbuf_adds(&sb, "/build?rm=1&forcerm=1&t=");
+	occ_docker__url_escape(&sb, desired->image.ref);
+	occ_strbuf_adds(&sb, "&dockerfile=");
+	occ_docker__url_escape(&sb, b->dockerfile ? b->dockerfile : "Dockerfile");
+	occ_strbuf_adds(&sb, "&buildargs=");
+	occ_docker__url_escape(&sb, args);
+	free(args);
+	return occ_strbuf_detach(&sb);
+}
+
+int occ_docker__build(struct occ_docker *dk, const struct occ_state *desired,
+		      struct occ_error *err)
+{
+	const struct occ_image_build *b = &desired->image.build;
+	struct occ_docker_req req = { .method = "POST", .content_type = "application/x-tar" };
+	struct occ_docker_tar *tar = NULL;
+	char *path = NULL;
+	int ret;
+
+	if (b->embedded || !b->context) {
+		occ_error_set(err, OCC_EGENERIC, "the embedded image is not available in this build");
+		occ_error_hint(err, "set image.build.context to a directory with a Dockerfile, "
+			       "or remove image.build to pull image.ref");
+		return err->code;
+	}
+	ret = occ_docker__tar_new(&tar, b->context, b->dockerfile, b->ca_certs, b->n_ca_certs,
+				  err);
+	if (ret) {
+		occ_error_prefix(err, "cannot build image '%s'", desired->image.ref);
+		return ret;
+	}
+	path = build_path(desired);
+	req.path = path;
+	req.read_body = read_tar;
+	req.read_ctx = tar;
+	ret = run_stream(dk, &req, "build", desired->image.ref, err);
+	occ_docker__tar_free(tar);
+	free(path);
+	return ret;
+}

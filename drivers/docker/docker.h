@@ -1,0 +1,74 @@
+/*
+ * docker.h - the Docker Engine driver (local unix socket).
+ *
+ * occ_docker_open() returns a struct occ_driver (see drivers/driver.h) that
+ * observes and converges one project's image, volumes and container through
+ * the Engine API. Opening does no I/O: the first call pings the daemon and
+ * settles the API version (min(daemon, 1.45); daemons older than 1.40 are
+ * refused with OCC_EVERSION). One connection is reused for every call.
+ *
+ * Errors, for every function here: OCC_EDAEMON (no socket, connection refused,
+ * no answer), OCC_EPERM (socket permission), OCC_EVERSION, OCC_EAPI (Docker's
+ * message and HTTP status), and per action OCC_ECONFLICT (a container occ does
+ * not own holds the name), OCC_EPORT (published port taken), OCC_ENOTFOUND.
+ * Nothing here prints; progress goes to the driver's progress sink.
+ */
+#ifndef OCC_DOCKER_H
+#define OCC_DOCKER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "drivers/driver.h"
+#include "model/error.h"
+
+/* Extra CA certificates (image.build.ca_certs) reach a build under this
+ * directory of the context, which is always present (possibly empty), so a
+ * Dockerfile may `COPY .occ-ca-certificates/ /usr/local/share/ca-certificates/`.
+ * A directory of that name in the user's context is replaced. */
+#define OCC_DOCKER_CA_DIR ".occ-ca-certificates"
+
+/*
+ * Open a driver for the daemon at docker_host ("unix:///path"; NULL or "":
+ * $DOCKER_HOST, else unix:///var/run/docker.sock). Other schemes are refused
+ * with OCC_EINVALID: remote hosts go through `hosts:` in the state file.
+ * *out is written only on success; free it with occ_driver_free().
+ */
+int occ_docker_open(struct occ_driver **out, const char *docker_host,
+		    struct occ_error *err);
+
+/* "unix:///var/run/docker.sock": where this driver talks to, for messages. */
+const char *occ_docker_endpoint(struct occ_driver *d);
+
+struct occ_docker_version {
+	char version[64];       /* daemon version, "20.10.24+dfsg1" */
+	char api_version[16];   /* the negotiated API version, "1.41" */
+	char daemon_api[16];    /* the daemon's own API version */
+	char os[32];
+	char arch[32];
+};
+
+/* The daemon's version (one request, cached for the driver's life). */
+int occ_docker_versions(struct occ_docker_version *out, struct occ_driver *d,
+			struct occ_error *err);
+
+struct occ_docker_logs_opts {
+	bool follow;            /* keep streaming until the container stops */
+	int tail;               /* last N lines; -1 = all */
+	int64_t since;          /* unix seconds; 0 = from the start */
+	bool timestamps;        /* prefix each line with its RFC 3339 time */
+};
+
+/*
+ * Stream a container's output (id or name) to write(ctx, stream, data, n),
+ * stream 1 = stdout, 2 = stderr (always 1 for a TTY container). Data comes in
+ * chunks as it arrives, not necessarily whole lines. o may be NULL (all
+ * lines, no follow). OCC_ENOTFOUND when the container does not exist.
+ */
+int occ_docker_logs(struct occ_driver *d, const char *container,
+		    const struct occ_docker_logs_opts *o,
+		    void (*write)(void *ctx, int stream, const char *data, size_t n),
+		    void *ctx, struct occ_error *err);
+
+#endif

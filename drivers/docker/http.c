@@ -1,0 +1,492 @@
+/*
+ * http.c - the transport (where the daemon is) and the HTTP client on top.
+ *
+ * One curl easy handle per driver, reset and set up afresh for every request:
+ * curl_easy_reset() keeps live connections, so consecutive calls reuse one
+ * socket (no connect per call). Sockets are always opened here (O_CLOEXEC);
+ * a transport with an open_socket hook (SSH, later) hands over a connected
+ * socket and curl skips its own connect. The unix socket path is set either
+ * way, so curl never resolves the URL's host name.
+ */
+#include "drivers/docker/docker-int.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#define DEFAULT_TIMEOUT_MS 60000L
+#define PING_TIMEOUT_MS    10000L
+#define CONNECT_TIMEOUT_MS 5000L
+
+struct occ_docker_http {
+	struct occ_docker_transport t;
+	CURL *curl;
+	char api[16];          /* negotiated; "" until then */
+	char daemon_api[16];
+	long timeout_ms;
+	bool global_init;      /* curl_global_init() succeeded: clean up once */
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* One request in flight: what the curl callbacks see. */
+struct xfer {
+	struct occ_docker_http *h;
+	const struct occ_docker_req *req;
+	struct occ_docker_resp *resp;
+	struct occ_error cb_err;
+	int cb_code;           /* a callback failed with this code */
+	bool too_large;
+};
+
+int occ_docker__transport_from_host(struct occ_docker_transport *out,
+				    const char *docker_host, struct occ_error *err)
+{
+	struct sockaddr_un sun;
+	const char *host = docker_host, *path;
+
+	if (!host || !*host)
+		host = getenv("DOCKER_HOST");
+	if (!host || !*host)
+		host = "unix://" OCC_DOCKER_DEFAULT_SOCKET;
+	if (!occ_starts_with(host, "unix://")) {
+		occ_error_set(err, OCC_EINVALID,
+			      "unsupported DOCKER_HOST '%s': only unix:// is supported; "
+			      "for remote hosts use hosts: in the state file", host);
+		occ_error_hint(err, "unset DOCKER_HOST, or list the machine under hosts: in the state file");
+		return err->code;
+	}
+	path = host + strlen("unix://");
+	if (path[0] != '/')
+		return occ_error_set(err, OCC_EINVALID,
+				     "DOCKER_HOST '%s' does not name an absolute socket path", host);
+	if (strlen(path) >= sizeof(sun.sun_path))
+		return occ_error_set(err, OCC_EINVALID,
+				     "DOCKER_HOST '%s': the socket path is too long", host);
+	memset(out, 0, sizeof(*out));
+	out->endpoint = occ_xasprintf("unix://%s", path);
+	out->socket_path = occ_xstrdup(path);
+	return 0;
+}
+
+void occ_docker__transport_release(struct occ_docker_transport *t)
+{
+	if (t->free_ctx && t->ctx)
+		t->free_ctx(t->ctx);
+	free(t->endpoint);
+	free(t->socket_path);
+	memset(t, 0, sizeof(*t));
+}
+
+static const char *const start_hint =
+	"is dockerd running? start it with 'systemctl start docker' or 'dockerd &'";
+
+int occ_docker__connect_error(struct occ_error *err, const char *endpoint,
+			      enum occ_docker_fail fail, int os_errno, const char *detail)
+{
+	const char *why = detail && *detail ? detail : "unknown error";
+
+	if (fail == OCC_DOCKER_FAIL_TIMEOUT) {
+		occ_error_set(err, OCC_EDAEMON, "the Docker daemon at %s did not answer in time",
+			      endpoint);
+		occ_error_hint(err, "dockerd may be hung or overloaded; check its log");
+		return err->code;
+	}
+	if (fail == OCC_DOCKER_FAIL_LOST) {
+		occ_error_set(err, OCC_EDAEMON,
+			      "the Docker daemon at %s closed the connection: %s", endpoint, why);
+		occ_error_hint(err, "%s", start_hint);
+		return err->code;
+	}
+	if (fail == OCC_DOCKER_FAIL_CONNECT && (os_errno == EACCES || os_errno == EPERM)) {
+		occ_error_set(err, OCC_EPERM,
+			      "cannot connect to the Docker daemon at %s: permission denied",
+			      endpoint);
+		err->sys_errno = os_errno;
+		occ_error_hint(err, "add your user to the 'docker' group "
+			       "('sudo usermod -aG docker $USER') and log in again");
+		return err->code;
+	}
+	if (fail == OCC_DOCKER_FAIL_CONNECT && os_errno == ENOENT)
+		occ_error_set(err, OCC_EDAEMON,
+			      "cannot connect to the Docker daemon at %s: no such socket", endpoint);
+	else if (fail == OCC_DOCKER_FAIL_CONNECT && os_errno == ECONNREFUSED)
+		occ_error_set(err, OCC_EDAEMON,
+			      "cannot connect to the Docker daemon at %s: connection refused", endpoint);
+	else if (fail == OCC_DOCKER_FAIL_CONNECT && os_errno)
+		occ_error_set(err, OCC_EDAEMON, "cannot connect to the Docker daemon at %s: %s",
+			      endpoint, strerror(os_errno));
+	else
+		occ_error_set(err, OCC_EDAEMON, "cannot talk to the Docker daemon at %s: %s",
+			      endpoint, why);
+	err->sys_errno = os_errno;
+	occ_error_hint(err, "%s", start_hint);
+	return err->code;
+}
+
+/* "1.41" -> 1, 41; digits only. */
+static bool parse_api(const char *s, long *major, long *minor)
+{
+	const char *dot = strchr(s, '.');
+	char buf[16];
+
+	if (!dot || (size_t)(dot - s) >= sizeof(buf))
+		return false;
+	memcpy(buf, s, (size_t)(dot - s));
+	buf[dot - s] = '\0';
+	return occ_parse_long(buf, 0, 99, major) == 0 &&
+	       occ_parse_long(dot + 1, 0, 999, minor) == 0;
+}
+
+int occ_docker__negotiate_version(char out[16], const char *daemon_api,
+				  struct occ_error *err)
+{
+	long major, minor;
+
+	if (!daemon_api || !parse_api(daemon_api, &major, &minor))
+		return occ_error_set(err, OCC_EAPI,
+				     "the Docker daemon reported no usable API version ('%s')",
+				     daemon_api ? daemon_api : "");
+	if (major < OCC_DOCKER_API_MIN_MAJOR ||
+	    (major == OCC_DOCKER_API_MIN_MAJOR && minor < OCC_DOCKER_API_MIN_MINOR)) {
+		occ_error_set(err, OCC_EVERSION,
+			      "the Docker daemon speaks API %ld.%ld; occ needs %d.%d or newer",
+			      major, minor, OCC_DOCKER_API_MIN_MAJOR, OCC_DOCKER_API_MIN_MINOR);
+		occ_error_hint(err, "upgrade Docker Engine to 19.03 or newer");
+		return err->code;
+	}
+	if (major > OCC_DOCKER_API_MAX_MAJOR ||
+	    (major == OCC_DOCKER_API_MAX_MAJOR && minor > OCC_DOCKER_API_MAX_MINOR)) {
+		major = OCC_DOCKER_API_MAX_MAJOR;
+		minor = OCC_DOCKER_API_MAX_MINOR;
+	}
+	snprintf(out, 16, "%ld.%ld", major, minor);
+	return 0;
+}
+
+void occ_docker__resp_init(struct occ_docker_resp *r)
+{
+	memset(r, 0, sizeof(*r));
+	occ_strbuf_init(&r->body);
+}
+
+void occ_docker__resp_release(struct occ_docker_resp *r)
+{
+	occ_strbuf_release(&r->body);
+}
+
+/*
+ * libcurl 7.88.x connects even when CURLOPT_SOCKOPTFUNCTION says the socket
+ * is already connected (curl issue #10626, fixed in 8.0.0), so a handed-over
+ * socket fails there with EISCONN. A transport for those versions serves a
+ * private unix socket path instead (a local bridge) and leaves open_socket NULL.
+ */
+bool occ_docker__curl_takes_connected_sockets(void)
+{
+	unsigned v = curl_version_info(CURLVERSION_NOW)->version_num;
+
+	return v < 0x075800 || v >= 0x080000;
+}
+
+int occ_docker__http_new(struct occ_docker_http **out, struct occ_docker_transport *t,
+			 struct occ_error *err)
+{
+	struct occ_docker_http *h = occ_xcalloc(1, sizeof(*h));
+	int ret = 0;
+
+	h->t = *t;
+	memset(t, 0, sizeof(*t));
+	h->timeout_ms = DEFAULT_TIMEOUT_MS;
+	if (h->t.open_socket && !occ_docker__curl_takes_connected_sockets()) {
+		ret = occ_error_set(err, OCC_EGENERIC,
+				    "libcurl %s cannot use an already-connected socket for %s",
+				    curl_version_info(CURLVERSION_NOW)->version, h->t.endpoint);
+		occ_error_hint(err, "upgrade libcurl to 8.0 or newer");
+		goto out;
+	}
+	h->global_init = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+	h->curl = h->global_init ? curl_easy_init() : NULL;
+	if (!h->curl)
+		ret = occ_error_set(err, OCC_EGENERIC, "cannot initialise libcurl");
+out:
+	if (ret) {
+		occ_docker__http_free(h);
+		return ret;
+	}
+	*out = h;
+	return 0;
+}
+
+void occ_docker__http_free(struct occ_docker_http *h)
+{
+	if (!h)
+		return;
+	if (h->curl)
+		curl_easy_cleanup(h->curl);
+	if (h->global_init)
+		curl_global_cleanup();
+	occ_docker__transport_release(&h->t);
+	free(h);
+}
+
+const char *occ_docker__http_api_version(const struct occ_docker_http *h)
+{
+	return h->api[0] ? h->api : NULL;
+}
+
+const char *occ_docker__http_endpoint(const struct occ_docker_http *h)
+{
+	return h->t.endpoint;
+}
+
+void occ_docker__http_set_timeout(struct occ_docker_http *h, long timeout_ms)
+{
+	h->timeout_ms = timeout_ms;
+}
+
+static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct xfer *x = userp;
+	size_t n = size * nmemb;
+	long status = 0;
+
+	curl_easy_getinfo(x->h->curl, CURLINFO_RESPONSE_CODE, &status);
+	if (x->req->on_data && status >= 200 && status < 300) {
+		x->cb_code = x->req->on_data(x->req->data_ctx, data, n, &x->cb_err);
+		return x->cb_code ? 0 : n;
+	}
+	if (x->resp->body.len + n > OCC_DOCKER_MAX_RESPONSE) {
+		x->too_large = true;
+		return 0;
+	}
+	occ_strbuf_add(&x->resp->body, data, n);
+	return n;
+}
+
+/* Copy a header's value (trimmed) when its name matches. */
+static void header_value(const char *line, size_t n, const char *name,
+			 char *dst, size_t dst_len)
+{
+	size_t name_len = strlen(name), v, end;
+
+	if (n <= name_len || line[name_len] != ':' || strncasecmp(line, name, name_len) != 0)
+		return;
+	for (v = name_len + 1; v < n && line[v] == ' '; v++)
+		;
+	for (end = n; end > v && (line[end - 1] == '\r' || line[end - 1] == '\n' ||
+				  line[end - 1] == ' '); end--)
+		;
+	snprintf(dst, dst_len, "%.*s", (int)(end - v), line + v);
+}
+
+static size_t on_header(char *line, size_t size, size_t nmemb, void *userp)
+{
+	struct xfer *x = userp;
+	size_t n = size * nmemb;
+
+	header_value(line, n, "Api-Version", x->resp->api_version,
+		     sizeof(x->resp->api_version));
+	return n;
+}
+
+static size_t on_read(char *buf, size_t size, size_t nmemb, void *userp)
+{
+	struct xfer *x = userp;
+	size_t n = 0;
+
+	x->cb_code = x->req->read_body(x->req->read_ctx, buf, size * nmemb, &n, &x->cb_err);
+	return x->cb_code ? CURL_READFUNC_ABORT : n;
+}
+
+static curl_socket_t on_opensocket(void *userp, curlsocktype purpose,
+				   struct curl_sockaddr *addr)
+{
+	struct xfer *x = userp;
+	int fd;
+
+	(void)purpose;
+	if (x->h->t.open_socket) {
+		fd = x->h->t.open_socket(x->h->t.ctx, &x->cb_err);
+		if (fd < 0)
+			x->cb_code = x->cb_err.code ? x->cb_err.code : OCC_EDAEMON;
+		return fd < 0 ? CURL_SOCKET_BAD : fd;
+	}
+	fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+	return fd < 0 ? CURL_SOCKET_BAD : fd;
+}
+
+static int on_sockopt(void *userp, curl_socket_t fd, curlsocktype purpose)
+{
+	struct xfer *x = userp;
+
+	(void)fd;
+	(void)purpose;
+	return x->h->t.open_socket ? CURL_SOCKOPT_ALREADY_CONNECTED : CURL_SOCKOPT_OK;
+}
+
+static void set_method(CURL *c, const struct occ_docker_req *req, struct xfer *x,
+		       struct curl_slist **hdrs)
+{
+	if (strcmp(req->method, "GET") == 0) {
+		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+		return;
+	}
+	if (strcmp(req->method, "POST") != 0)
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
+	if (req->read_body) {
+		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
+		curl_easy_setopt(c, CURLOPT_READDATA, x);
+		*hdrs = curl_slist_append(*hdrs, "Transfer-Encoding: chunked");
+	} else if (req->body || strcmp(req->method, "POST") == 0) {
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+				 (curl_off_t)(req->body ? req->body_len : 0));
+	}
+	if (req->body || req->read_body) {
+		char *ct = occ_xasprintf("Content-Type: %s",
+					 req->content_type ? req->content_type : "application/json");
+
+		*hdrs = curl_slist_append(*hdrs, ct);
+		free(ct);
+	}
+}
+
+static void set_options(struct xfer *x, const char *url, struct curl_slist **hdrs)
+{
+	struct occ_docker_http *h = x->h;
+	const struct occ_docker_req *req = x->req;
+	CURL *c = h->curl;
+	long timeout = req->timeout_ms ? req->timeout_ms : h->timeout_ms;
+
+	curl_easy_reset(c);
+	h->errbuf[0] = '\0';
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, h->t.socket_path);
+	curl_easy_setopt(c, CURLOPT_PROXY, "");
+	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
+	if (timeout > 0)
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_write);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, on_opensocket);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, x);
+	curl_easy_setopt(c, CURLOPT_SOCKOPTFUNCTION, on_sockopt);
+	curl_easy_setopt(c, CURLOPT_SOCKOPTDATA, x);
+	/* Large POST bodies would otherwise wait a second for "100 Continue". */
+	*hdrs = curl_slist_append(*hdrs, "Expect:");
+	set_method(c, req, x, hdrs);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, *hdrs);
+}
+
+static enum occ_docker_fail fail_kind(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return OCC_DOCKER_FAIL_CONNECT;
+	case CURLE_OPERATION_TIMEDOUT:
+		return OCC_DOCKER_FAIL_TIMEOUT;
+	case CURLE_GOT_NOTHING:
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_PARTIAL_FILE:
+		return OCC_DOCKER_FAIL_LOST;
+	default:
+		return OCC_DOCKER_FAIL_OTHER;
+	}
+}
+
+static int perform(struct occ_docker_http *h, const struct occ_docker_req *req,
+		   struct occ_docker_resp *resp, struct occ_error *err)
+{
+	struct xfer x = { .h = h, .req = req, .resp = resp };
+	struct curl_slist *hdrs = NULL;
+	long os_errno = 0;
+	char *url;
+	CURLcode rc;
+	int ret = 0;
+
+	url = req->unversioned ? occ_xasprintf("http://docker%s", req->path)
+			       : occ_xasprintf("http://docker/v%s%s", h->api, req->path);
+	set_options(&x, url, &hdrs);
+	rc = curl_easy_perform(h->curl);
+	if (x.cb_code) {
+		*err = x.cb_err;
+		ret = x.cb_code;
+		goto out;
+	}
+	if (x.too_large) {
+		ret = occ_error_set(err, OCC_EAPI,
+				    "the Docker daemon at %s sent a response larger than %u MiB to %s %s",
+				    h->t.endpoint, OCC_DOCKER_MAX_RESPONSE >> 20, req->method, req->path);
+		goto out;
+	}
+	if (rc != CURLE_OK) {
+		curl_easy_getinfo(h->curl, CURLINFO_OS_ERRNO, &os_errno);
+		ret = occ_docker__connect_error(err, h->t.endpoint, fail_kind(rc), (int)os_errno,
+						h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc));
+		goto out;
+	}
+	curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+out:
+	curl_slist_free_all(hdrs);
+	free(url);
+	return ret;
+}
+
+int occ_docker__http_negotiate(struct occ_docker_http *h, struct occ_error *err)
+{
+	struct occ_docker_req req = {
+		.method = "GET", .path = "/_ping", .unversioned = true,
+		.timeout_ms = h->timeout_ms < PING_TIMEOUT_MS ? h->timeout_ms : PING_TIMEOUT_MS,
+	};
+	struct occ_docker_resp resp;
+	int ret;
+
+	if (h->api[0])
+		return 0;
+	occ_docker__resp_init(&resp);
+	ret = perform(h, &req, &resp, err);
+	if (ret)
+		goto out;
+	if (resp.status != 200) {
+		ret = occ_error_set(err, OCC_EDAEMON,
+				    "the Docker daemon at %s answered its health check with HTTP %ld",
+				    h->t.endpoint, resp.status);
+		goto out;
+	}
+	ret = occ_docker__negotiate_version(h->api, resp.api_version, err);
+	if (ret)
+		goto out;
+	snprintf(h->daemon_api, sizeof(h->daemon_api), "%s", resp.api_version);
+out:
+	occ_docker__resp_release(&resp);
+	return ret;
+}
+
+int occ_docker__http_do(struct occ_docker_http *h, const struct occ_docker_req *req,
+			struct occ_docker_resp *resp, struct occ_error *err)
+{
+	int ret;
+
+	if (!req->unversioned) {
+		ret = occ_docker__http_negotiate(h, err);
+		if (ret)
+			return ret;
+	}
+	return perform(h, req, resp, err);
+}
+
+const char *occ_docker__http_daemon_api(const struct occ_docker_http *h)
+{
+	return h->daemon_api;
+}
