@@ -33,6 +33,13 @@ struct occ_progress_sink {
 	void *ctx;
 };
 
+/* Optional trace of every request a driver makes ("GET /v1.41/... 200 0.4 ms"),
+ * for `occ -vv` and for tests that assert which calls were made. */
+struct occ_trace_sink {
+	void (*fn)(void *ctx, const char *line);
+	void *ctx;
+};
+
 struct occ_driver;
 
 struct occ_driver_ops {
@@ -55,6 +62,7 @@ struct occ_driver_ops {
 struct occ_driver {
 	const struct occ_driver_ops *ops;
 	struct occ_progress_sink progress;
+	struct occ_trace_sink trace;
 };
 
 static inline int occ_driver_observe(struct occ_driver *d, const struct occ_state *desired,

@@ -56,6 +56,7 @@ static void image_release(struct occ_obs_image *img)
 		free(img->repo_digests[i]);
 	free(img->repo_digests);
 	occ_kvlist_release(&img->labels);
+	occ_kvlist_release(&img->env);
 	memset(img, 0, sizeof(*img));
 }
 
@@ -138,6 +139,7 @@ void occ_observed_copy(struct occ_observed *dst, const struct occ_observed *src)
 	for (size_t i = 0; i < src->image.n_repo_digests; i++)
 		dst->image.repo_digests[i] = occ_xstrdup(src->image.repo_digests[i]);
 	kvlist_copy(&dst->image.labels, &src->image.labels);
+	kvlist_copy(&dst->image.env, &src->image.env);
 	dst->n_containers = src->n_containers;
 	dst->containers = occ_xcalloc(src->n_containers, sizeof(*dst->containers));
 	for (size_t i = 0; i < src->n_containers; i++)

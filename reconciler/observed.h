@@ -64,6 +64,7 @@ struct occ_obs_image {
 	char **repo_digests;
 	size_t n_repo_digests;
 	struct occ_kvlist labels;
+	struct occ_kvlist env;    /* the image's own Config.Env */
 };
 
 struct occ_obs_volume {

@@ -148,9 +148,13 @@ static struct occ_kv *sorted_kv(const struct occ_kvlist *kv)
 	return items;
 }
 
-/* Env changes, merged over the two sorted key lists so the output is sorted. */
+/*
+ * Env changes, merged over the two sorted key lists so the output is sorted.
+ * The driver reports the container's env without entries equal to the image's
+ * own defaults, so a desired entry the image already sets is satisfied.
+ */
 static void cmp_env(struct changes *cs, const struct occ_kvlist *old_env,
-		    const struct occ_kvlist *new_env)
+		    const struct occ_kvlist *new_env, const struct occ_kvlist *image_env)
 {
 	struct occ_kv *o = sorted_kv(old_env), *n = sorted_kv(new_env);
 	size_t i = 0, j = 0;
@@ -163,6 +167,8 @@ static void cmp_env(struct changes *cs, const struct occ_kvlist *old_env,
 
 		if (c < 0)
 			changes_add(cs, field, o[i++].value, NULL, sens, true);
+		else if (c > 0 && image_env && occ_streq(occ_kvlist_get(image_env, key), n[j].value))
+			j++;
 		else if (c > 0)
 			changes_add(cs, field, NULL, n[j++].value, sens, true);
 		else {
@@ -262,7 +268,7 @@ static bool cmp_volumes(struct changes *cs, const struct occ_obs_container *c,
 
 /* Field-level compare; returns whether a volume the container had is dropped. */
 static bool container_fields(struct changes *cs, const struct occ_obs_container *c,
-			     const struct occ_state *st)
+			     const struct occ_state *st, const struct occ_kvlist *image_env)
 {
 	const struct occ_container *d = &st->container;
 
@@ -274,7 +280,7 @@ static bool container_fields(struct changes *cs, const struct occ_obs_container 
 		occ_restart_policy_name(d->restart));
 	if (!c->init)
 		changes_add(cs, "container.init", "false", "true", false, true);
-	cmp_env(cs, &c->env, &d->env);
+	cmp_env(cs, &c->env, &d->env, image_env);
 	cmp_mounts(cs, c, st);
 	return cmp_volumes(cs, c, st);
 }
@@ -284,7 +290,7 @@ static void container_create_fields(struct changes *cs, const struct occ_state *
 {
 	struct occ_obs_container none = { .init = true, .restart = st->container.restart };
 
-	container_fields(cs, &none, st);
+	container_fields(cs, &none, st, NULL);
 	changes_add(cs, "container.restart", NULL,
 		    occ_restart_policy_name(st->container.restart), false, false);
 }
@@ -464,7 +470,7 @@ static void plan_container(struct occ_plan *plan, const struct occ_state *st,
 	bool dropped = false;
 
 	if (!spec_matches(c, st))
-		dropped = container_fields(&cs, c, st);
+		dropped = container_fields(&cs, c, st, &obs->image.env);
 	if (cs.n == 0 && obs->image.present && c->image_id && obs->image.id &&
 	    !occ_streq(c->image_id, obs->image.id))
 		changes_add(&cs, "image.id", c->image_id, obs->image.id, false, true);

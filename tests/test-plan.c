@@ -103,6 +103,21 @@ static void w_future_hash(struct fake_driver *f, const struct occ_state *st)
 	c->hash_version = 99;
 }
 
+/* The driver leaves out env entries equal to the image's own (here PATH); no
+ * spec-hash label, so the planner has to compare field by field. */
+static void w_image_env(struct fake_driver *f, const struct occ_state *st)
+{
+	struct occ_obs_container *c;
+
+	w_image(f, st);
+	occ_kvlist_set(&f->world.image.env, "PATH", "/bin");
+	c = fake_add_container_from(f, st, OCC_CTR_RUNNING);
+	occ_kvlist_release(&c->env);
+	occ_kvlist_set(&c->env, "TZ", "UTC");
+	free(c->spec_hash);
+	c->spec_hash = NULL;
+}
+
 struct golden_case {
 	const char *name;
 	const char *yaml;
@@ -134,6 +149,10 @@ static const struct golden_case golden[] = {
 	{ "leftover", BASE, w_leftover, NULL, 1 },
 	{ "no-hash-label-same-fields", BASE, w_no_hash_label, NULL, 0 },
 	{ "future-hash-version-same-fields", BASE, w_future_hash, NULL, 0 },
+	{ "env-equal-to-image-default", BASE "container: {env: {PATH: /bin, TZ: UTC}}\n",
+	  w_image_env, NULL, 0 },
+	{ "env-differs-from-image-default", BASE "container: {env: {PATH: /usr/bin, TZ: UTC}}\n",
+	  w_image_env, NULL, 1 },
 	{ "volume-dropped", "version: 1\nname: web\nimage: {ref: 'occ-test:1'}\nvolumes: []\n",
 	  w_running_prev, "version: 1\nname: web\nimage: {ref: 'occ-test:1'}\n"
 	  "volumes: [{name: data, target: /data}]\n", 1 },

@@ -5,7 +5,8 @@
  * published port, with its own curl handle (not the daemon connection): every
  * probe is capped at 2 s because opencode accepts and never answers requests
  * in its first second, and any answer below 500 counts (401 included: with a
- * password set, opencode protects its health path too). Without a path the
+ * password set, opencode protects its health path too). Without a path, an
+ * image with a Docker HEALTHCHECK must report "healthy"; otherwise the
  * container must be running, and still running (not restarted) after a short
  * settle. Either way a container that exits ends the wait at once, with its
  * exit code and last output in the message.
@@ -67,6 +68,36 @@ static int check_running(struct occ_docker *dk, const char *name,
 	return occ_error_set(err, OCC_EUNHEALTHY, "container '%s' is not running", name);
 }
 
+/* The image's own HEALTHCHECK decides: poll until healthy, unhealthy or timeout. */
+static int wait_docker_health(struct occ_docker *dk, const char *name, uint64_t timeout_ms,
+			      struct occ_error *err)
+{
+	uint64_t deadline = occ_now_ms() + timeout_ms;
+	struct occ_docker_brief b;
+	int ret;
+
+	for (;;) {
+		ret = check_running(dk, name, &b, err);
+		if (ret)
+			return ret;
+		if (strcmp(b.health, "healthy") == 0)
+			return 0;
+		if (strcmp(b.health, "unhealthy") == 0) {
+			occ_error_set(err, OCC_EUNHEALTHY,
+				      "container '%s' is unhealthy by its image's HEALTHCHECK", name);
+			occ_error_hint(err, "see 'docker inspect %s' (State.Health) and 'occ logs'", name);
+			return OCC_EUNHEALTHY;
+		}
+		if (occ_now_ms() >= deadline)
+			break;
+		sleep_ms(PROBE_INTERVAL_MS);
+	}
+	occ_error_set(err, OCC_EUNHEALTHY, "container '%s' was still '%s' by its HEALTHCHECK after %.1f s",
+		      name, b.health, (double)timeout_ms / 1000.0);
+	occ_error_hint(err, "a slow start may need a longer container.health.timeout");
+	return OCC_EUNHEALTHY;
+}
+
 static int wait_running(struct occ_docker *dk, const char *name, uint64_t timeout_ms,
 			struct occ_error *err)
 {
@@ -75,6 +106,8 @@ static int wait_running(struct occ_docker *dk, const char *name, uint64_t timeou
 
 	if (ret)
 		return ret;
+	if (before.health[0])
+		return wait_docker_health(dk, name, timeout_ms, err);
 	sleep_ms(timeout_ms < SETTLE_MS ? timeout_ms : SETTLE_MS);
 	ret = check_running(dk, name, &after, err);
 	if (ret)

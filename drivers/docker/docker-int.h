@@ -121,6 +121,11 @@ const char *occ_docker__http_daemon_api(const struct occ_docker_http *h);
 /* The per-request default timeout (tests shorten it). */
 void occ_docker__http_set_timeout(struct occ_docker_http *h, long timeout_ms);
 
+/* Report every request (method, path, status, time) to sink, which must
+ * outlive h; NULL fn disables. */
+struct occ_trace_sink;
+void occ_docker__http_set_trace(struct occ_docker_http *h, const struct occ_trace_sink *sink);
+
 /*
  * Send one request (negotiating first unless req->unversioned). Returns 0
  * when the daemon answered, whatever the status: resp (initialised by the
@@ -193,6 +198,7 @@ struct occ_docker_brief {
 	int exit_code;
 	int restart_count;
 	char started_at[64];
+	char health[16];                  /* Docker HEALTHCHECK status, "" without one */
 	char image_id[80];
 	char project[OCC_MAX_NAME + 1];   /* the project label, or "" */
 	bool managed;                     /* managed-by=occ */

@@ -382,9 +382,12 @@ static int observe(struct occ_driver *d, const struct occ_state *desired,
 	ret = inspect_image(dk, &obs.image, &env, &found, desired->image.ref, err);
 	if (ret)
 		goto out;
+	/* The planner needs the image's env too (entries equal to it are satisfied). */
+	obs.image.env = env;
+	memset(&env, 0, sizeof(env));
 	if (!found)
 		obs.image.ref = occ_xstrdup(desired->image.ref);
-	ret = observe_containers(dk, desired, &obs, &env, err);
+	ret = observe_containers(dk, desired, &obs, &obs.image.env, err);
 	if (!ret)
 		ret = observe_volumes(dk, desired, &obs, err);
 out:
@@ -434,6 +437,8 @@ int occ_docker_open(struct occ_driver **out, const char *docker_host, struct occ
 		free(dk);
 		return ret;
 	}
+	/* The sink lives in the driver, so callers may set it after opening. */
+	occ_docker__http_set_trace(dk->http, &dk->base.trace);
 	*out = &dk->base;
 	return 0;
 }

@@ -9,6 +9,7 @@
  * way, so curl never resolves the URL's host name.
  */
 #include "drivers/docker/docker-int.h"
+#include "drivers/driver.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -31,6 +32,7 @@ struct occ_docker_http {
 	long timeout_ms;
 	bool global_init;      /* curl_global_init() succeeded: clean up once */
 	char errbuf[CURL_ERROR_SIZE];
+	const struct occ_trace_sink *trace; /* the driver's; NULL = none */
 };
 
 /* One request in flight: what the curl callbacks see. */
@@ -248,6 +250,29 @@ void occ_docker__http_set_timeout(struct occ_docker_http *h, long timeout_ms)
 	h->timeout_ms = timeout_ms;
 }
 
+void occ_docker__http_set_trace(struct occ_docker_http *h, const struct occ_trace_sink *sink)
+{
+	h->trace = sink;
+}
+
+static void trace(struct occ_docker_http *h, const struct occ_docker_req *req, long status,
+		  uint64_t t0, int ret)
+{
+	char line[1024];
+
+	if (!h->trace || !h->trace->fn)
+		return;
+	if (ret)
+		snprintf(line, sizeof(line), "docker: %s %s%s%s -> failed (%llu ms)", req->method,
+			 req->unversioned ? "" : "/v", req->unversioned ? "" : h->api, req->path,
+			 (unsigned long long)(occ_now_ms() - t0));
+	else
+		snprintf(line, sizeof(line), "docker: %s %s%s%s -> %ld (%llu ms)", req->method,
+			 req->unversioned ? "" : "/v", req->unversioned ? "" : h->api, req->path,
+			 status, (unsigned long long)(occ_now_ms() - t0));
+	h->trace->fn(h->trace->ctx, line);
+}
+
 static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
 {
 	struct xfer *x = userp;
@@ -410,6 +435,7 @@ static int perform(struct occ_docker_http *h, const struct occ_docker_req *req,
 {
 	struct xfer x = { .h = h, .req = req, .resp = resp };
 	struct curl_slist *hdrs = NULL;
+	uint64_t t0 = occ_now_ms();
 	long os_errno = 0;
 	char *url;
 	CURLcode rc;
@@ -438,6 +464,7 @@ static int perform(struct occ_docker_http *h, const struct occ_docker_req *req,
 	}
 	curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &resp->status);
 out:
+	trace(h, req, resp->status, t0, ret);
 	curl_slist_free_all(hdrs);
 	free(url);
 	return ret;

@@ -438,6 +438,7 @@ int occ_docker__parse_brief(struct occ_docker_brief *out, const char *json, size
 	b.exit_code = (int)json_integer_value(json_object_get(state, "ExitCode"));
 	b.restart_count = (int)json_integer_value(json_object_get(root, "RestartCount"));
 	copy_str(b.started_at, sizeof(b.started_at), jstr(state, "StartedAt"));
+	copy_str(b.health, sizeof(b.health), jstr(json_object_get(state, "Health"), "Status"));
 	copy_str(b.image_id, sizeof(b.image_id), jstr(root, "Image"));
 	copy_str(b.project, sizeof(b.project), jstr(labels, OCC_LABEL_PROJECT));
 	b.managed = occ_streq(jstr(labels, OCC_LABEL_MANAGED_BY), OCC_MANAGED_BY);
