@@ -8,6 +8,15 @@
 #ifndef OCC_BANNED_H
 #define OCC_BANNED_H
 
+/*
+ * Pull in the headers that declare (and, with optimisation, define inline)
+ * the banned functions first: this file is force-included before any other,
+ * and a macro defined before <stdlib.h> would break glibc's inline atoi.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #define OCC_BANNED(func) sorry_##func##_is_banned_in_occ
 
 #undef strcpy

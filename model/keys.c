@@ -369,7 +369,7 @@ static int parse_enum(struct occ_model_ctx *c, const struct occ_ynode *n, void *
 	const struct enum_def *e = k->sub;
 	struct occ_strbuf sb = OCC_STRBUF_INIT;
 	char show[OCC_SHOW_MAX + 8];
-	const char *s;
+	const char *s = "";
 	size_t i;
 	int ret = scalar_text(c, n, &s);
 
@@ -393,7 +393,7 @@ static int parse_enum(struct occ_model_ctx *c, const struct occ_ynode *n, void *
 static int parse_string(struct occ_model_ctx *c, const struct occ_ynode *n, void *base,
 			const struct key *k)
 {
-	const char *s, *why;
+	const char *s = "", *why;
 	int ret = scalar_text(c, n, &s);
 
 	if (ret)
@@ -411,7 +411,7 @@ static int parse_string(struct occ_model_ctx *c, const struct occ_ynode *n, void
 static int parse_password_hash(struct occ_model_ctx *c, const struct occ_ynode *n, void *base,
 			       const struct key *k)
 {
-	const char *s, *why;
+	const char *s = "", *why;
 	int ret = scalar_text(c, n, &s);
 
 	if (ret)
@@ -432,7 +432,7 @@ static int host_path(struct occ_model_ctx *c, const struct occ_ynode *n, char **
 {
 	char why[256];
 	char *expanded = NULL;
-	const char *s;
+	const char *s = "";
 	int ret = scalar_text(c, n, &s);
 
 	if (ret && strcmp(n->str ? n->str : "", "~") == 0)
@@ -471,7 +471,7 @@ static int parse_container_path(struct occ_model_ctx *c, const struct occ_ynode 
 				const struct key *k)
 {
 	char **field = FIELD(base, k);
-	const char *s, *why;
+	const char *s = "", *why;
 	char *clean;
 	int ret = scalar_text(c, n, &s);
 
@@ -490,7 +490,7 @@ static int parse_bind(struct occ_model_ctx *c, const struct occ_ynode *n, void *
 {
 	unsigned char addr[16];
 	char show[OCC_SHOW_MAX + 8];
-	const char *s;
+	const char *s = "";
 	int ret = scalar_text(c, n, &s);
 
 	if (ret)
@@ -509,7 +509,7 @@ static int parse_health_path(struct occ_model_ctx *c, const struct occ_ynode *n,
 			     const struct key *k)
 {
 	char **field = FIELD(base, k);
-	const char *s;
+	const char *s = "";
 	int ret = scalar_text(c, n, &s);
 
 	if (ret)
@@ -526,7 +526,7 @@ static int parse_context(struct occ_model_ctx *c, const struct occ_ynode *n, voi
 			 const struct key *k)
 {
 	struct occ_image_build *b = base;
-	const char *s;
+	const char *s = "";
 	int ret = scalar_text(c, n, &s);
 
 	if (ret)

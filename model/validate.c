@@ -482,7 +482,7 @@ static int check_users(struct occ_model_ctx *c)
 /* Where a container path is already taken, for duplicate targets. */
 struct target {
 	const char *target;
-	char path[96];         /* "mounts[0].target", or "" for a default volume */
+	char path[128];        /* "mounts[0].target", or "" for a default volume */
 	const char *volume;    /* the volume's name when it is one */
 	struct occ_pos pos;
 };
@@ -494,7 +494,7 @@ static void add_mounts(struct target *t, size_t *n, const char *prefix,
 
 	for (i = 0; i < count; i++, (*n)++) {
 		t[*n] = (struct target){ .target = m[i].target, .pos = m[i].pos };
-		snprintf(t[*n].path, sizeof(t[*n].path), "%smounts[%zu].target", prefix, i);
+		snprintf(t[*n].path, sizeof(t[*n].path), "%.80smounts[%zu].target", prefix, i);
 	}
 }
 

@@ -46,9 +46,9 @@ static void parse_holder(struct occ_lock_holder *h, const char *text)
 		if (occ_starts_with(buf, "pid=") && occ_parse_long(buf + 4, 1, 1L << 30, &v) == 0)
 			h->pid = (pid_t)v;
 		else if (occ_starts_with(buf, "host="))
-			snprintf(h->host, sizeof(h->host), "%s", buf + 5);
+			snprintf(h->host, sizeof(h->host), "%.255s", buf + 5);
 		else if (occ_starts_with(buf, "operation="))
-			snprintf(h->operation, sizeof(h->operation), "%s", buf + 10);
+			snprintf(h->operation, sizeof(h->operation), "%.63s", buf + 10);
 		else if (occ_starts_with(buf, "started=") &&
 			 occ_parse_long(buf + 8, 0, 1L << 40, &v) == 0)
 			h->started = v;

@@ -101,6 +101,7 @@ struct occ_docker_resp {
 	long status;
 	struct occ_strbuf body;   /* the (bounded) body unless it was streamed */
 	char api_version[16];     /* the Api-Version header, or "" */
+	char server[96];          /* the Server header ("Docker/20.10.24 (linux)"), or "" */
 };
 
 void occ_docker__resp_init(struct occ_docker_resp *r);
@@ -120,6 +121,11 @@ const char *occ_docker__http_endpoint(const struct occ_docker_http *h);
 const char *occ_docker__http_daemon_api(const struct occ_docker_http *h);
 /* The per-request default timeout (tests shorten it). */
 void occ_docker__http_set_timeout(struct occ_docker_http *h, long timeout_ms);
+
+/* The daemon's version from the Server header of the negotiating _ping
+ * ("20.10.24+dfsg1"), or "" before negotiation. Costs no request: GET
+ * /version takes the daemon several milliseconds, a no-op observe must not. */
+const char *occ_docker__http_server_version(const struct occ_docker_http *h);
 
 /* Report every request (method, path, status, time) to sink, which must
  * outlive h; NULL fn disables. */

@@ -374,11 +374,11 @@ static int observe(struct occ_driver *d, const struct occ_state *desired,
 	int ret;
 
 	occ_observed_init(&obs);
-	ret = ensure_version(dk, err);
+	ret = occ_docker__http_negotiate(dk->http, err);
 	if (ret)
 		goto out;
-	obs.api_version = occ_xstrdup(dk->version.api_version);
-	obs.daemon_version = occ_xstrdup(dk->version.version);
+	obs.api_version = occ_xstrdup(occ_docker__http_api_version(dk->http));
+	obs.daemon_version = occ_xstrdup(occ_docker__http_server_version(dk->http));
 	ret = inspect_image(dk, &obs.image, &env, &found, desired->image.ref, err);
 	if (ret)
 		goto out;

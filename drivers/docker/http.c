@@ -29,6 +29,7 @@ struct occ_docker_http {
 	CURL *curl;
 	char api[16];          /* negotiated; "" until then */
 	char daemon_api[16];
+	char server_version[64];  /* from the _ping's Server header */
 	long timeout_ms;
 	bool global_init;      /* curl_global_init() succeeded: clean up once */
 	char errbuf[CURL_ERROR_SIZE];
@@ -235,6 +236,11 @@ void occ_docker__http_free(struct occ_docker_http *h)
 	free(h);
 }
 
+const char *occ_docker__http_server_version(const struct occ_docker_http *h)
+{
+	return h->server_version;
+}
+
 const char *occ_docker__http_api_version(const struct occ_docker_http *h)
 {
 	return h->api[0] ? h->api : NULL;
@@ -315,6 +321,7 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userp)
 
 	header_value(line, n, "Api-Version", x->resp->api_version,
 		     sizeof(x->resp->api_version));
+	header_value(line, n, "Server", x->resp->server, sizeof(x->resp->server));
 	return n;
 }
 
@@ -495,6 +502,9 @@ int occ_docker__http_negotiate(struct occ_docker_http *h, struct occ_error *err)
 	if (ret)
 		goto out;
 	snprintf(h->daemon_api, sizeof(h->daemon_api), "%s", resp.api_version);
+	if (strncmp(resp.server, "Docker/", 7) == 0)
+		snprintf(h->server_version, sizeof(h->server_version), "%.*s",
+			 (int)strcspn(resp.server + 7, " "), resp.server + 7);
 out:
 	occ_docker__resp_release(&resp);
 	return ret;

@@ -515,9 +515,12 @@ void occ_docker__tar_free(struct occ_docker_tar *t)
 
 /* ---- producing the stream ----------------------------------------------- */
 
+/* width - 1 zero-padded octal digits and a NUL; callers keep v in range. */
 static void octal(char *dst, size_t width, uint64_t v)
 {
-	snprintf(dst, width, "%0*llo", (int)width - 1, (unsigned long long)v);
+	dst[width - 1] = '\0';
+	for (size_t i = width - 1; i-- > 0; v >>= 3)
+		dst[i] = (char)('0' + (v & 7));
 }
 
 /* Split name into ustar's prefix (<= 155) and name (<= 100) fields. */
@@ -687,7 +690,7 @@ static size_t drain(struct occ_docker_tar *t, char *buf, size_t cap)
 int occ_docker__tar_read(struct occ_docker_tar *t, char *buf, size_t cap, size_t *out_n,
 			 struct occ_error *err)
 {
-	size_t n = 0, k;
+	size_t n = 0, k = 0;
 	int ret = 0;
 
 	while (n < cap && !ret) {
