@@ -60,6 +60,17 @@ static void image_release(struct occ_obs_image *img)
 	memset(img, 0, sizeof(*img));
 }
 
+static void users_free(struct occ_obs_user *u, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(u[i].name);
+		free(u[i].home);
+		free(u[i].shell);
+		free(u[i].hash);
+	}
+	free(u);
+}
+
 void occ_observed_release(struct occ_observed *obs)
 {
 	if (!obs)
@@ -75,6 +86,7 @@ void occ_observed_release(struct occ_observed *obs)
 		free(obs->volumes[i].spec_hash);
 	}
 	free(obs->volumes);
+	users_free(obs->users, obs->n_users);
 	memset(obs, 0, sizeof(*obs));
 }
 
@@ -150,6 +162,16 @@ void occ_observed_copy(struct occ_observed *dst, const struct occ_observed *src)
 		dst->volumes[i] = src->volumes[i];
 		dst->volumes[i].name = occ_xstrdup(src->volumes[i].name);
 		dst->volumes[i].spec_hash = occ_xstrdup(src->volumes[i].spec_hash);
+	}
+	dst->users_observed = src->users_observed;
+	dst->n_users = src->n_users;
+	dst->users = occ_xcalloc(src->n_users, sizeof(*dst->users));
+	for (size_t i = 0; i < src->n_users; i++) {
+		dst->users[i] = src->users[i];
+		dst->users[i].name = occ_xstrdup(src->users[i].name);
+		dst->users[i].home = occ_xstrdup(src->users[i].home);
+		dst->users[i].shell = occ_xstrdup(src->users[i].shell);
+		dst->users[i].hash = occ_xstrdup(src->users[i].hash);
 	}
 }
 

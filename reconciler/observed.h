@@ -67,6 +67,18 @@ struct occ_obs_image {
 	struct occ_kvlist env;    /* the image's own Config.Env */
 };
 
+/* An account inside the container (from /etc/passwd, /etc/shadow). */
+struct occ_obs_user {
+	char *name;
+	unsigned uid, gid;
+	char *home;
+	char *shell;
+	char *hash;               /* crypt hash from /etc/shadow without the lock
+	                             prefix '!'; NULL when none. Never printed. */
+	bool locked;              /* the shadow hash is locked ('!' prefix) */
+	bool managed;             /* created by occ (marker in the GECOS field) */
+};
+
 struct occ_obs_volume {
 	char *name;               /* Docker's name */
 	bool owned;               /* labelled with this project */
@@ -83,6 +95,10 @@ struct occ_observed {
 	struct occ_obs_volume *volumes;       /* owned by the project, plus any
 	                                         volume using one of its names */
 	size_t n_volumes;
+	bool users_observed;      /* the project's container exists and its
+	                             accounts were read */
+	struct occ_obs_user *users;           /* every account in the container */
+	size_t n_users;
 };
 
 void occ_observed_init(struct occ_observed *obs);

@@ -526,6 +526,8 @@ const char *occ_action_kind_name(enum occ_action_kind k)
 		[OCC_ACT_VOLUME_CREATE] = "create", [OCC_ACT_CONTAINER_CREATE] = "create",
 		[OCC_ACT_CONTAINER_RECREATE] = "recreate", [OCC_ACT_CONTAINER_START] = "start",
 		[OCC_ACT_CONTAINER_STOP] = "stop", [OCC_ACT_CONTAINER_REMOVE] = "remove",
+		[OCC_ACT_USER_CREATE] = "create", [OCC_ACT_USER_UPDATE] = "update",
+		[OCC_ACT_USER_REMOVE] = "remove",
 	};
 
 	return (size_t)k < OCC_ARRAY_SIZE(names) ? names[k] : "unknown";

@@ -25,6 +25,9 @@ enum occ_action_kind {
 	OCC_ACT_CONTAINER_START,
 	OCC_ACT_CONTAINER_STOP,
 	OCC_ACT_CONTAINER_REMOVE,   /* a leftover occ created (never a foreign one) */
+	OCC_ACT_USER_CREATE,        /* an account in the container (name = user) */
+	OCC_ACT_USER_UPDATE,        /* password, lock state or shell, in place */
+	OCC_ACT_USER_REMOVE,        /* an account occ created; home kept */
 };
 
 /* What a diff line shows: + ~ -/+ - and the start/stop markers. */
