@@ -107,6 +107,61 @@ struct occ_obs_container *fake_add_container_from(struct fake_driver *f, const s
 	return c;
 }
 
+static struct occ_obs_user *find_user(struct fake_driver *f, const char *name, size_t *idx)
+{
+	for (size_t i = 0; i < f->world.n_users; i++) {
+		if (occ_streq(f->world.users[i].name, name)) {
+			if (idx)
+				*idx = i;
+			return &f->world.users[i];
+		}
+	}
+	return NULL;
+}
+
+/* Accounts as the real driver leaves them: desired hash (resolved from the
+ * state, hash sources only), lock state and shell; removal drops the entry. */
+static void fake_converge_user(struct fake_driver *f, const struct occ_state *st,
+			       const struct occ_action *a)
+{
+	const struct occ_user *want = NULL;
+	struct occ_obs_user *u;
+	size_t idx;
+
+	for (size_t i = 0; i < st->n_users; i++)
+		if (occ_streq(st->users[i].name, a->name))
+			want = &st->users[i];
+	u = find_user(f, a->name, &idx);
+	if (a->kind == OCC_ACT_USER_REMOVE) {
+		if (!u)
+			return;
+		free(u->name);
+		free(u->home);
+		free(u->shell);
+		free(u->hash);
+		memmove(u, u + 1, (f->world.n_users - idx - 1) * sizeof(*u));
+		f->world.n_users--;
+		return;
+	}
+	if (!want)
+		return;
+	if (!u) {
+		f->world.users = occ_xrealloc(f->world.users,
+					      (f->world.n_users + 1) * sizeof(*f->world.users));
+		u = &f->world.users[f->world.n_users++];
+		memset(u, 0, sizeof(*u));
+		u->name = occ_xstrdup(want->name);
+		u->uid = u->gid = 1000 + (unsigned)f->world.n_users;
+		u->home = occ_xasprintf("/home/%s", want->name);
+		u->managed = true;
+	}
+	free(u->shell);
+	u->shell = occ_xstrdup(want->shell);
+	free(u->hash);
+	u->hash = occ_xstrdup(want->password_hash);
+	u->locked = !want->enabled;
+}
+
 static void converge(struct fake_driver *f, const struct occ_state *st, const struct occ_action *a)
 {
 	struct occ_obs_container *c;
@@ -141,6 +196,11 @@ static void converge(struct fake_driver *f, const struct occ_state *st, const st
 	case OCC_ACT_CONTAINER_REMOVE:
 		if (find(f, a->name, &idx))
 			remove_at(f, idx);
+		break;
+	case OCC_ACT_USER_CREATE:
+	case OCC_ACT_USER_UPDATE:
+	case OCC_ACT_USER_REMOVE:
+		fake_converge_user(f, st, a);
 		break;
 	}
 }
