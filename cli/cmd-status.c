@@ -1,0 +1,218 @@
+/*
+ * cmd-status.c - `occ status`: what runs where, whether it is healthy and
+ * whether it matches the state file. Read-only: it observes and plans but
+ * never applies, and takes no lock.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "cli/json.h"
+#include "cli/render.h"
+#include "cli/targets.h"
+
+static int64_t parse_rfc3339(const char *s)
+{
+	struct tm tm = { 0 };
+
+	if (!s || strncmp(s, "0001-", 5) == 0)
+		return 0;
+	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+		   &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+		return 0;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (int64_t)timegm(&tm);
+}
+
+static void format_uptime(char *buf, size_t n, int64_t secs)
+{
+	if (secs < 60)
+		snprintf(buf, n, "%llds", (long long)secs);
+	else if (secs < 3600)
+		snprintf(buf, n, "%lldm %llds", (long long)secs / 60, (long long)secs % 60);
+	else if (secs < 86400)
+		snprintf(buf, n, "%lldh %lldm", (long long)secs / 3600, (long long)secs % 3600 / 60);
+	else
+		snprintf(buf, n, "%lldd %lldh", (long long)secs / 86400, (long long)secs % 86400 / 3600);
+}
+
+struct status {
+	const struct occ_obs_container *c;
+	const char *state;      /* "running", "stopped", "not created", ... */
+	bool stopped_by_user;
+	char uptime[32];
+	const char *health;     /* "healthy", "unhealthy", "n/a" */
+	char *url;
+	bool exposed;
+	bool open;              /* no users and a loopback bind: runs without login */
+};
+
+static void status_compute(struct status *s, struct occ_target *tg)
+{
+	const struct occ_state *st = tg->eff;
+	const char *bind = st->container.bind;
+	struct occ_error err;
+
+	memset(s, 0, sizeof(*s));
+	s->c = occ_observed_container(&tg->obs, st->name);
+	s->exposed = !occ_bind_is_loopback(bind);
+	s->open = st->n_users == 0 && !s->exposed;
+	if (strchr(bind, ':'))
+		s->url = occ_xasprintf("http://[%s]:%u/", strcmp(bind, "::") ? bind : "::1", st->container.port);
+	else
+		s->url = occ_xasprintf("http://%s:%u/", strcmp(bind, "0.0.0.0") ? bind : "127.0.0.1",
+				       st->container.port);
+	s->health = "n/a";
+	if (!s->c) {
+		s->state = "not created";
+		return;
+	}
+	s->state = occ_ctr_state_name(s->c->state);
+	s->stopped_by_user = !st->container.running;
+	if (s->c->state == OCC_CTR_RUNNING) {
+		int64_t started = parse_rfc3339(s->c->started_at);
+
+		if (started)
+			format_uptime(s->uptime, sizeof(s->uptime), (int64_t)time(NULL) - started);
+		occ_error_clear(&err);
+		s->health = occ_driver_wait_healthy(tg->driver, st, 2000, &err) == 0 ? "healthy"
+										      : "unhealthy";
+	}
+}
+
+static void print_drift_text(struct occ_cli *cli, const struct occ_target *tg)
+{
+	const struct occ_plan *p = &tg->plan;
+
+	if (occ_plan_empty(p)) {
+		printf("  drift:    %sin sync%s\n", occ_c(cli, "green"), occ_c(cli, "reset"));
+		return;
+	}
+	printf("  drift:    %s%zu pending action%s%s (run 'occ diff' for details, 'occ apply' to fix)\n",
+	       occ_c(cli, "yellow"), p->n, p->n == 1 ? "" : "s", occ_c(cli, "reset"));
+	for (size_t i = 0; i < p->n; i++)
+		printf("            %s %s %s: %s\n", occ_action_kind_name(p->actions[i].kind),
+		       p->actions[i].resource, p->actions[i].name,
+		       p->actions[i].cause ? p->actions[i].cause : "");
+}
+
+static void print_text(struct occ_cli *cli, struct occ_target *tg, const struct status *s)
+{
+	const struct occ_state *st = tg->eff;
+	const struct occ_obs_container *c = s->c;
+
+	printf("%s%s%s on %s\n", occ_c(cli, "bold"), st->name, occ_c(cli, "reset"), tg->name);
+	printf("  state:    %s%s%s%s%s\n", s->state, s->uptime[0] ? " (up " : "", s->uptime,
+	       s->uptime[0] ? ")" : "",
+	       s->stopped_by_user ? " — stopped by 'occ stop'; 'occ start' starts it" : "");
+	printf("  url:      %s  %s%s%s\n", s->url, occ_c(cli, s->exposed ? "red" : "green"),
+	       s->exposed ? "[NETWORK EXPOSED]" : "[LOCAL ONLY]", occ_c(cli, "reset"));
+	if (s->open)
+		printf("  login:    none: no users are defined, the service is open to this machine\n");
+	else
+		printf("  login:    %zu user%s\n", st->n_users, st->n_users == 1 ? "" : "s");
+	printf("  health:   %s\n", s->health);
+	printf("  image:    %s", st->image.ref);
+	if (c && c->image_id)
+		printf(" (%.19s)", c->image_id);
+	printf("\n");
+	if (c && c->port)
+		printf("  ports:    %s:%u -> %u/tcp\n", c->bind ? c->bind : "0.0.0.0", c->port,
+		       c->container_port);
+	for (size_t i = 0; c && i < c->n_mounts; i++)
+		printf("  mount:    %s -> %s%s\n", c->mounts[i].source, c->mounts[i].target,
+		       c->mounts[i].readonly ? " (ro)" : "");
+	for (size_t i = 0; c && i < c->n_volumes; i++)
+		printf("  volume:   %s -> %s\n", c->volumes[i].name, c->volumes[i].target);
+	print_drift_text(cli, tg);
+}
+
+static void print_json(struct occ_json *j, struct occ_target *tg, const struct status *s)
+{
+	const struct occ_obs_container *c = s->c;
+
+	occ_json_obj_begin(j);
+	occ_json_kstr(j, "host", tg->name);
+	occ_json_kstr(j, "project", tg->eff->name);
+	occ_json_kstr(j, "state", s->state);
+	occ_json_kbool(j, "desired_running", tg->eff->container.running);
+	occ_json_kstr(j, "url", s->url);
+	occ_json_kstr(j, "binding", s->exposed ? "network" : "local");
+	occ_json_kbool(j, "open", s->open);
+	occ_json_kstr(j, "health", s->health);
+	occ_json_kstr(j, "image", tg->eff->image.ref);
+	occ_json_kstr(j, "image_id", c ? c->image_id : NULL);
+	occ_json_kstr(j, "container_id", c ? c->id : NULL);
+	occ_json_kstr(j, "started_at", c && c->state == OCC_CTR_RUNNING ? c->started_at : NULL);
+	occ_json_kbool(j, "in_sync", occ_plan_empty(&tg->plan));
+	occ_json_key(j, "drift");
+	occ_json_arr_begin(j);
+	for (size_t i = 0; i < tg->plan.n; i++)
+		occ_json_str(j, tg->plan.actions[i].cause);
+	occ_json_arr_end(j);
+	occ_json_obj_end(j);
+}
+
+static void print_error_json(struct occ_json *j, const struct occ_target *tg)
+{
+	occ_json_obj_begin(j);
+	occ_json_kstr(j, "host", tg->name);
+	occ_json_kstr(j, "project", tg->eff->name);
+	occ_json_key(j, "error");
+	occ_json_obj_begin(j);
+	occ_json_kstr(j, "kind", occ_error_kind(tg->rc));
+	occ_json_kstr(j, "message", tg->err.msg);
+	occ_json_obj_end(j);
+	occ_json_obj_end(j);
+}
+
+int cmd_status(struct occ_cli *cli, int argc, char **argv)
+{
+	struct occ_targets t;
+	struct occ_json j;
+	bool failed = false;
+	int ret;
+
+	if (argc > 1)
+		return occ_cli_usage_error(cli, "unexpected argument '%s'", argv[1]);
+	ret = occ_cli_targets_open(cli, &t);
+	if (ret)
+		return ret;
+	occ_cli_targets_plan(cli, &t);
+	if (cli->json) {
+		occ_json_init(&j);
+		occ_json_obj_begin(&j);
+		occ_json_key(&j, "hosts");
+		occ_json_arr_begin(&j);
+	}
+	for (size_t i = 0; i < t.n; i++) {
+		struct occ_target *tg = &t.items[i];
+		struct status s;
+
+		if (!tg->planned) {
+			failed = true;
+			if (cli->json)
+				print_error_json(&j, tg);
+			else
+				occ_cli_print_error(cli, &tg->err);
+			continue;
+		}
+		status_compute(&s, tg);
+		if (cli->json)
+			print_json(&j, tg, &s);
+		else
+			print_text(cli, tg, &s);
+		free(s.url);
+	}
+	if (cli->json) {
+		occ_json_arr_end(&j);
+		occ_json_obj_end(&j);
+		printf("%s\n", j.sb.buf);
+		occ_json_release(&j);
+	}
+	occ_cli_targets_release(&t);
+	return failed ? OCC_EXIT_ERROR : OCC_EXIT_OK;
+}

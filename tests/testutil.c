@@ -1,0 +1,129 @@
+/*
+ * testutil.c - see testutil.h.
+ */
+#include "tests/testutil.h"
+
+#include <check.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Read both pipes until both close, without deadlocking on a full pipe. */
+static void drain2(int out, int err, struct occ_strbuf *o, struct occ_strbuf *e)
+{
+	struct pollfd fds[2] = { { out, POLLIN, 0 }, { err, POLLIN, 0 } };
+	int open_fds = 2;
+	char buf[8192];
+
+	while (open_fds > 0) {
+		if (poll(fds, 2, -1) < 0)
+			continue;
+		for (int i = 0; i < 2; i++) {
+			ssize_t n;
+
+			if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			n = read(fds[i].fd, buf, sizeof(buf));
+			if (n > 0) {
+				occ_strbuf_add(i == 0 ? o : e, buf, (size_t)n);
+				continue;
+			}
+			close(fds[i].fd);
+			fds[i].fd = -1;
+			open_fds--;
+		}
+	}
+}
+
+static void run_argv(struct run_result *r, const char *path, const char *const *argv)
+{
+	int out[2], err[2], st;
+	pid_t pid;
+
+	occ_strbuf_init(&r->out);
+	occ_strbuf_init(&r->err);
+	ck_assert_int_eq(pipe(out), 0);
+	ck_assert_int_eq(pipe(err), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDONLY);
+		char *v[64];
+		int i;
+
+		/* exec wants char *const[]: copy (the child is about to be replaced). */
+		for (i = 0; argv[i] && i < 63; i++)
+			v[i] = occ_xstrdup(argv[i]);
+		v[i] = NULL;
+
+		dup2(devnull, 0);
+		dup2(out[1], 1);
+		dup2(err[1], 2);
+		close(out[0]);
+		close(err[0]);
+		if (strchr(path, '/'))
+			execv(path, v);
+		else
+			execvp(path, v);
+		_exit(127);
+	}
+	close(out[1]);
+	close(err[1]);
+	drain2(out[0], err[0], &r->out, &r->err);
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+void run_occ(struct run_result *r, const char *const *args)
+{
+	const char *argv[64] = { OCC_BIN };
+	int i;
+
+	for (i = 0; args[i] && i < 62; i++)
+		argv[i + 1] = args[i];
+	argv[i + 1] = NULL;
+	run_argv(r, OCC_BIN, argv);
+}
+
+void run_prog(struct run_result *r, const char *const *argv)
+{
+	run_argv(r, argv[0], argv);
+}
+
+void run_result_release(struct run_result *r)
+{
+	occ_strbuf_release(&r->out);
+	occ_strbuf_release(&r->err);
+}
+
+void write_text(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	ck_assert_msg(fp != NULL, "cannot write %s", path);
+	fputs(text, fp);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+
+char *make_tmpdir(const char *tag)
+{
+	char *dir = occ_xasprintf("/tmp/occ-%s-XXXXXX", tag);
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	return dir;
+}
+
+void remove_tree(const char *dir)
+{
+	const char *argv[] = { "rm", "-rf", dir, NULL };
+	struct run_result r;
+
+	if (!dir || strncmp(dir, "/tmp/occ-", 9) != 0)
+		return;
+	run_prog(&r, argv);
+	run_result_release(&r);
+}
