@@ -1,0 +1,334 @@
+/*
+ * test-cli-edit.c - the imperative commands that edit the state file:
+ * user, mount, config, stop/start's edit. Each case runs the occ binary on a
+ * real-looking file (comments, flow and block styles) with --no-apply (or a
+ * command that does not reconcile), then compares the whole file with the
+ * expected bytes: only the edited node changes, comments and layout stay.
+ * Docker is pointed at a socket that does not exist.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "model/password.h"
+#include "tests/testutil.h"
+
+static char *tmp;
+
+#define HASH_A "$6$abcdefgh$" \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+#define BASE \
+	"# the team's opencode\n" \
+	"version: 1\n" \
+	"name: team   # container name\n" \
+	"container:\n" \
+	"  port: 3000\n" \
+	"  env: {TZ: UTC}   # flow style\n" \
+	"users:\n" \
+	"  - name: alice\n" \
+	"    password_hash: \"" HASH_A "\"\n" \
+	"    shell: /bin/sh\n"
+
+struct edit_case {
+	const char *input;
+	const char *args[8];
+	int status;
+	const char *output;      /* the whole file afterwards */
+	const char *err_has;
+};
+
+static const struct edit_case cases[] = {
+	{ BASE, { "config", "set", "container.port", "3001" }, 0,
+	  "# the team's opencode\nversion: 1\nname: team   # container name\ncontainer:\n"
+	  "  port: 3001\n  env: {TZ: UTC}   # flow style\nusers:\n  - name: alice\n"
+	  "    password_hash: \"" HASH_A "\"\n    shell: /bin/sh\n", "needs a new container" },
+	{ BASE, { "config", "env", "set", "LANG=C.UTF-8" }, 0,
+	  "# the team's opencode\nversion: 1\nname: team   # container name\ncontainer:\n"
+	  "  port: 3000\n  env: {TZ: UTC, LANG: C.UTF-8}   # flow style\nusers:\n  - name: alice\n"
+	  "    password_hash: \"" HASH_A "\"\n    shell: /bin/sh\n", NULL },
+	{ BASE, { "config", "env", "unset", "TZ" }, 0,
+	  "# the team's opencode\nversion: 1\nname: team   # container name\ncontainer:\n"
+	  "  port: 3000\n  env: {}   # flow style\nusers:\n  - name: alice\n"
+	  "    password_hash: \"" HASH_A "\"\n    shell: /bin/sh\n", NULL },
+	{ BASE, { "user", "disable", "alice", "--no-apply" }, 0,
+	  BASE "    enabled: false\n", "disabled user" },
+	{ BASE, { "user", "remove", "alice", "--no-apply" }, 0,
+	  "# the team's opencode\nversion: 1\nname: team   # container name\ncontainer:\n"
+	  "  port: 3000\n  env: {TZ: UTC}   # flow style\nusers: []\n", "home directory is kept" },
+	{ BASE, { "config", "set", "service.install", "true" }, 0,
+	  BASE "service:\n  install: true\n", NULL },
+	{ BASE, { "stop" }, 1, /* the edit lands, then apply fails: no daemon */
+	  "# the team's opencode\nversion: 1\nname: team   # container name\ncontainer:\n"
+	  "  port: 3000\n  env: {TZ: UTC}   # flow style\n  running: false\nusers:\n  - name: alice\n"
+	  "    password_hash: \"" HASH_A "\"\n    shell: /bin/sh\n", "cannot connect to the Docker daemon" },
+	/* Refused edits leave the file untouched. */
+	{ BASE, { "config", "set", "container.port", "99999" }, 1, BASE, "container.port" },
+	{ BASE, { "config", "set", "container.prot", "3001" }, 1, BASE, "did you mean 'port'?" },
+	{ BASE, { "config", "set", "container.bind", "0.0.0.0" }, 0,
+	  "# the team's opencode\nversion: 1\nname: team   # container name\ncontainer:\n"
+	  "  port: 3000\n  env: {TZ: UTC}   # flow style\n  bind: 0.0.0.0\nusers:\n  - name: alice\n"
+	  "    password_hash: \"" HASH_A "\"\n    shell: /bin/sh\n", "NETWORK EXPOSED" },
+	{ "version: 1\ncontainer: {bind: 0.0.0.0}\nusers: [{name: alice, password_hash: '" HASH_A "'}]\n",
+	  { "user", "remove", "alice", "--no-apply" }, 1,
+	  "version: 1\ncontainer: {bind: 0.0.0.0}\nusers: [{name: alice, password_hash: '" HASH_A "'}]\n",
+	  "is the last user" },
+	{ "version: 1\ncontainer: {bind: 0.0.0.0}\nusers: [{name: alice, password_hash: '" HASH_A "'}]\n",
+	  { "user", "remove", "alice", "--no-apply", "--force" }, 0,
+	  "version: 1\ncontainer: {bind: 127.0.0.1}\nusers: []\n", "LOCAL ONLY" },
+	{ BASE, { "user", "disable", "bob", "--no-apply" }, 1, BASE, "no user 'bob'" },
+	{ BASE, { "user", "add", "alice", "--generate", "--no-apply" }, 1, BASE, "already exists" },
+	{ BASE, { "config", "set", "users[name=alice].password_hash", "x" }, 64, BASE, "occ user passwd" },
+	{ BASE, { "mount", "remove", "/nowhere" }, 1, BASE, "no mount of '/nowhere'" },
+	{ BASE, { "mount", "add", "/nonexistent-occ-path:/work" }, 1, BASE, "does not exist" },
+	{ BASE, { "mount", "add", "/:/work" }, 1, BASE, "refusing to mount '/'" },
+	{ BASE, { "mount", "add", "/tmp:work" }, 64, BASE, "must be absolute" },
+	{ BASE, { "mount", "add", "/tmp:/work:rx" }, 64, BASE, "unknown mount option 'rx'" },
+	{ BASE, { "config", "reset" }, 1, BASE, "not confirmed" },
+};
+
+static char *state_path(void)
+{
+	return occ_xasprintf("%s/state.yaml", tmp);
+}
+
+static char *slurp(const char *path)
+{
+	struct occ_error err;
+	size_t len;
+	char *buf = NULL;
+
+	occ_error_clear(&err);
+	ck_assert_msg(occ_read_file(path, 1 << 20, &buf, &len, &err) == 0, "%s", err.msg);
+	return buf;
+}
+
+START_TEST(test_edit_case)
+{
+	const struct edit_case *c = &cases[_i];
+	char *path = state_path(), *after;
+	const char *args[12];
+	struct run_result r;
+	int n = 0;
+
+	write_text(path, c->input);
+	for (int i = 0; c->args[i]; i++)
+		args[n++] = c->args[i];
+	args[n++] = "-f";
+	args[n++] = path;
+	args[n] = NULL;
+	run_occ(&r, args);
+	ck_assert_msg(r.status == c->status, "case %d: exit %d, want %d\n%s%s", _i, r.status,
+		      c->status, r.out.buf, r.err.buf);
+	after = slurp(path);
+	ck_assert_msg(strcmp(after, c->output) == 0, "case %d: file is\n%s\nwant\n%s", _i, after,
+		      c->output);
+	if (c->err_has)
+		ck_assert_msg(strstr(r.err.buf, c->err_has), "case %d: stderr lacks '%s':\n%s", _i,
+			      c->err_has, r.err.buf);
+	/* A password hash is never printed. */
+	ck_assert_ptr_null(strstr(r.out.buf, HASH_A));
+	ck_assert_ptr_null(strstr(r.err.buf, HASH_A));
+	run_result_release(&r);
+	free(after);
+	free(path);
+}
+END_TEST
+
+/* user add with a password on stdin: a crypt hash that verifies, never the password. */
+START_TEST(test_user_add_password_stdin)
+{
+	char *path = state_path(), *after, *cmd, *hash, *end;
+	struct run_result r;
+	const char *args[] = { "sh", "-c", NULL, NULL };
+
+	write_text(path, BASE);
+	cmd = occ_xasprintf("printf 'correct horse battery' | %s user add bob --password-stdin "
+			    "--shell /bin/zsh --no-apply -f %s", OCC_BIN, path);
+	args[2] = cmd;
+	run_prog(&r, args);
+	ck_assert_msg(r.status == 0, "%s", r.err.buf);
+	ck_assert_ptr_null(strstr(r.out.buf, "correct horse"));
+	ck_assert_ptr_null(strstr(r.err.buf, "correct horse"));
+	after = slurp(path);
+	ck_assert_msg(strncmp(after, BASE, strlen(BASE)) == 0, "existing text changed:\n%s", after);
+	ck_assert_ptr_null(strstr(after, "correct horse"));
+	hash = strstr(after, "password_hash: ");
+	hash = strstr(hash + 1, "password_hash: ");   /* bob's, after alice's */
+	ck_assert_ptr_nonnull(hash);
+	hash += strlen("password_hash: ");
+	if (*hash == '"' || *hash == '\'')
+		hash++;
+	end = hash + strcspn(hash, "\"'\n");
+	*end = '\0';
+	ck_assert_msg(strncmp(hash, "$y$", 3) == 0 || strncmp(hash, "$6$", 3) == 0, "hash: %s", hash);
+	ck_assert(occ_password_verify("correct horse battery", hash));
+	ck_assert(!occ_password_verify("wrong horse battery", hash));
+	ck_assert_ptr_nonnull(strstr(end + 1, "shell: /bin/zsh"));
+	run_result_release(&r);
+	free(after);
+	free(cmd);
+	free(path);
+}
+END_TEST
+
+/* --generate prints the password once, and the file gets its hash. */
+START_TEST(test_user_add_generate)
+{
+	char *path = state_path(), *after, *pw;
+	const char *args[] = { "user", "add", "carol", "--generate", "--no-apply", "-f", NULL, NULL };
+	struct run_result r;
+
+	args[6] = path;
+	write_text(path, BASE);
+	run_occ(&r, args);
+	ck_assert_msg(r.status == 0, "%s", r.err.buf);
+	pw = strstr(r.out.buf, "generated password for carol: ");
+	ck_assert_ptr_nonnull(pw);
+	pw += strlen("generated password for carol: ");
+	pw[strcspn(pw, "\n")] = '\0';
+	ck_assert_int_eq((int)strlen(pw), 24);
+	after = slurp(path);
+	ck_assert_ptr_null(strstr(after, pw));
+	ck_assert_ptr_nonnull(strstr(after, "name: carol"));
+	run_result_release(&r);
+	free(after);
+	free(path);
+}
+END_TEST
+
+/* Without a terminal and without --password-stdin/--generate: explain, don't hang. */
+START_TEST(test_user_add_no_terminal)
+{
+	char *path = state_path(), *after;
+	const char *args[] = { "user", "add", "dave", "--no-apply", "-f", NULL, NULL };
+	struct run_result r;
+
+	args[5] = path;
+	write_text(path, BASE);
+	run_occ(&r, args);
+	ck_assert_int_eq(r.status, 64);
+	ck_assert_ptr_nonnull(strstr(r.err.buf, "--password-stdin"));
+	after = slurp(path);
+	ck_assert_str_eq(after, BASE);
+	run_result_release(&r);
+	free(after);
+	free(path);
+}
+END_TEST
+
+START_TEST(test_mount_add_list_remove)
+{
+	char *path = state_path(), *after, *src = occ_xasprintf("%s/src", tmp);
+	char *spec = occ_xasprintf("%s:/home/opencode/src:ro", src);
+	const char *add[] = { "mount", "add", spec, "-f", path, NULL };
+	const char *list[] = { "mount", "list", "--json", "-f", path, NULL };
+	const char *rm[] = { "mount", "remove", "/home/opencode/src", "-f", path, NULL };
+	char *want;
+	struct run_result r;
+
+	ck_assert_int_eq(mkdir(src, 0755), 0);
+	write_text(path, BASE);
+	run_occ(&r, add);
+	ck_assert_msg(r.status == 0, "%s", r.err.buf);
+	ck_assert_ptr_nonnull(strstr(r.err.buf, "recreates the container"));
+	run_result_release(&r);
+	after = slurp(path);
+	want = occ_xasprintf(BASE "mounts:\n  - source: %s\n    target: /home/opencode/src\n"
+			     "    readonly: true\n", src);
+	ck_assert_str_eq(after, want);
+	free(after);
+	run_occ(&r, list);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.out.buf, "\"target\":\"/home/opencode/src\",\"readonly\":true"));
+	run_result_release(&r);
+	run_occ(&r, rm);
+	ck_assert_int_eq(r.status, 0);
+	run_result_release(&r);
+	after = slurp(path);
+	ck_assert_str_eq(after, BASE "mounts: []\n");
+	free(after);
+	free(want);
+	free(spec);
+	free(src);
+	free(path);
+}
+END_TEST
+
+/* config show masks secrets; get reads one value; the .bak keeps the old file. */
+START_TEST(test_config_show_get_bak)
+{
+	char *path = state_path(), *bak = occ_xasprintf("%s.bak", path), *text;
+	const char *show[] = { "config", "show", "-f", path, NULL };
+	const char *get[] = { "config", "get", "users[name=alice].shell", "-f", path, NULL };
+	const char *set[] = { "config", "env", "set", "API_TOKEN=s3cr3t-value", "-f", path, NULL };
+	struct run_result r;
+
+	write_text(path, BASE);
+	run_occ(&r, set);
+	ck_assert_int_eq(r.status, 0);
+	run_result_release(&r);
+	text = slurp(bak);
+	ck_assert_str_eq(text, BASE);
+	free(text);
+	run_occ(&r, show);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_ptr_nonnull(strstr(r.out.buf, "API_TOKEN: (sensitive)"));
+	ck_assert_ptr_nonnull(strstr(r.out.buf, "password_hash: (sensitive)"));
+	ck_assert_ptr_null(strstr(r.out.buf, "s3cr3t"));
+	ck_assert_ptr_nonnull(strstr(r.out.buf, "port: 3000"));
+	run_result_release(&r);
+	run_occ(&r, get);
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_str_eq(r.out.buf, "/bin/sh\n");
+	run_result_release(&r);
+	free(bak);
+	free(path);
+}
+END_TEST
+
+static void setup(void)
+{
+	char *v;
+
+	tmp = make_tmpdir("cli-edit");
+	v = occ_xasprintf("%s/config", tmp);
+	setenv("XDG_CONFIG_HOME", v, 1);
+	free(v);
+	v = occ_xasprintf("%s/data", tmp);
+	setenv("XDG_DATA_HOME", v, 1);
+	free(v);
+	setenv("DOCKER_HOST", "unix:///nonexistent/occ-test.sock", 1);
+	setenv("NO_COLOR", "1", 1);
+}
+
+static void teardown(void)
+{
+	remove_tree(tmp);
+	free(tmp);
+}
+
+int main(void)
+{
+	Suite *s = suite_create("cli-edit");
+	TCase *tc = tcase_create("edits");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, test_edit_case, 0, (int)OCC_ARRAY_SIZE(cases));
+	tcase_add_test(tc, test_user_add_password_stdin);
+	tcase_add_test(tc, test_user_add_generate);
+	tcase_add_test(tc, test_user_add_no_terminal);
+	tcase_add_test(tc, test_mount_add_list_remove);
+	tcase_add_test(tc, test_config_show_get_bak);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
