@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# bench/noop.sh - a no-op reconcile, side by side in one run:
+#
+#   occ apply     (no-op)   occ's whole job when nothing changed
+#   occ diff      (no-op)
+#   floor                   one filtered list + one inspect through libcurl
+#   docker inspect          the docker CLI doing one inspect
+#   docker-compose up -d    (no-op) the tool users would otherwise pick
+#
+# Needs a built tree (cmake -B build), a running dockerd, hyperfine and
+# docker-compose (apt-get install hyperfine docker-compose). Prints medians and
+# the ratios the project targets: occ apply <= 1.5x floor, >= 30x faster than
+# docker-compose. Everything it creates is removed at the end.
+#
+# usage: bench/noop.sh [BUILD_DIR]   (env RUNS, default 30)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build}
+RUNS=${RUNS:-30}
+OCC=$PWD/$BUILD/cli/occ
+FLOOR=$PWD/$BUILD/bench/floor
+for tool in hyperfine docker-compose docker python3; do
+	command -v "$tool" >/dev/null || { echo "bench: $tool is missing" >&2; exit 1; }
+done
+[ -x "$OCC" ] && [ -x "$FLOOR" ] || { echo "bench: build first: cmake -S . -B $BUILD && cmake --build $BUILD" >&2; exit 1; }
+
+work=$(mktemp -d /tmp/occ-bench-XXXXXX)
+project=occ-bench-$$
+export XDG_CONFIG_HOME=$work/config XDG_DATA_HOME=$work/data NO_COLOR=1
+cleanup() {
+	docker-compose -p "$project-compose" -f "$work/compose.yaml" down -v >/dev/null 2>&1 || true
+	ids=$(docker ps -aq --filter "label=dev.opencode-cloud.project=$project")
+	[ -z "$ids" ] || docker rm -f $ids >/dev/null
+	vols=$(docker volume ls -q --filter "label=dev.opencode-cloud.project=$project")
+	[ -z "$vols" ] || docker volume rm $vols >/dev/null
+	docker rmi occ-bench:1 >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+cp -r tests/images/busybox-httpd "$work/ctx"
+cp /bin/busybox "$work/ctx/"
+docker build -q -t occ-bench:1 "$work/ctx" >/dev/null
+
+cat >"$work/state.yaml" <<YAML
+version: 1
+name: $project
+image: {ref: 'occ-bench:1', pull: never}
+container:
+  port: 23000
+  env: {TZ: UTC, MODE: bench}
+volumes:
+  - {name: data, target: /data}
+YAML
+cat >"$work/compose.yaml" <<YAML
+services:
+  web:
+    image: occ-bench:1
+    ports: ["127.0.0.1:23001:3000"]
+    environment: {TZ: UTC, MODE: bench}
+    restart: unless-stopped
+    init: true
+    volumes: ["data:/data"]
+volumes:
+  data: {}
+YAML
+sed -i '1i version: "2.4"' "$work/compose.yaml"
+
+"$OCC" apply -q -f "$work/state.yaml"
+docker-compose -p "$project-compose" -f "$work/compose.yaml" up -d >/dev/null 2>&1
+
+# Sanity: the no-op apply really is a no-op.
+"$OCC" diff --exit-code -f "$work/state.yaml" >/dev/null
+
+hyperfine -N --warmup 3 --runs "$RUNS" --export-json "$work/noop.json" \
+	-n "occ apply (no-op)" "$OCC apply -q -f $work/state.yaml" \
+	-n "occ diff (no-op)" "$OCC diff -f $work/state.yaml" \
+	-n "floor (list+inspect)" "$FLOOR $project" \
+	-n "docker inspect" "docker inspect $project" \
+	-n "docker-compose up -d (no-op)" "docker-compose -p $project-compose -f $work/compose.yaml up -d" \
+	>/dev/null
+
+python3 - "$work/noop.json" <<'PY'
+import json, sys
+res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+med = {k: v["median"] * 1000 for k, v in res.items()}
+print("%-30s %10s %10s" % ("operation", "median ms", "vs occ"))
+occ = med["occ apply (no-op)"]
+for k, v in med.items():
+    print("%-30s %10.2f %9.2fx" % (k, v, v / occ))
+print()
+print("occ apply / floor          = %.2fx (target <= 1.5x)" % (occ / med["floor (list+inspect)"]))
+print("docker-compose / occ apply = %.1fx (target >= 30x)" % (med["docker-compose up -d (no-op)"] / occ))
+PY
