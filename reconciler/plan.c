@@ -1,12 +1,13 @@
 /*
  * plan.c - occ_plan_compute(): desired + observed -> ordered actions.
  *
- * Pure by contract: no I/O, no clock. The order of actions is the apply order:
- * image, volumes, leftovers, container (create or recreate), run state. The
- * container is compared cheaply first (spec-hash label against the desired
- * hash, in the hash version the container was created with, so a newer occ
- * does not recreate everything) and field by field only on a mismatch, which
- * is what names the cause.
+ * Pure by contract: no I/O, no clock (except reading password_file/password_env
+ * to compare an existing account, see plan-users.c). The order of actions is
+ * the apply order: image, volumes, leftovers, container (create or recreate),
+ * accounts in the container, run state. The container is compared cheaply
+ * first (spec-hash label against the desired hash, in the hash version the
+ * container was created with, so a newer occ does not recreate everything)
+ * and field by field only on a mismatch, which is what names the cause.
  */
 #include "reconciler/plan.h"
 
@@ -16,6 +17,7 @@
 
 #include "model/hash.h"
 #include "model/util.h"
+#include "reconciler/users.h"
 
 void occ_plan_init(struct occ_plan *plan)
 {
@@ -462,7 +464,8 @@ static char *recreate_cause(const struct occ_change *c)
 			     nq, c->new_value ? c->new_value : "(none)", nq);
 }
 
-static void plan_container(struct occ_plan *plan, const struct occ_state *st,
+/* Recreate the container when its spec differs; returns whether it does. */
+static bool plan_container(struct occ_plan *plan, const struct occ_state *st,
 			   const struct occ_observed *obs, const struct occ_obs_container *c)
 {
 	struct changes cs = { 0 };
@@ -474,10 +477,8 @@ static void plan_container(struct occ_plan *plan, const struct occ_state *st,
 	if (cs.n == 0 && obs->image.present && c->image_id && obs->image.id &&
 	    !occ_streq(c->image_id, obs->image.id))
 		changes_add(&cs, "image.id", c->image_id, obs->image.id, false, true);
-	if (cs.n == 0) {
-		plan_run_state(plan, st, c);
-		return;
-	}
+	if (cs.n == 0)
+		return false;
 	a = add_action(plan, OCC_ACT_CONTAINER_RECREATE, OCC_OP_RECREATE, "container", st->name);
 	a->target_id = occ_xstrdup(c->id);
 	a->cause = recreate_cause(&cs.items[0]);
@@ -485,6 +486,7 @@ static void plan_container(struct occ_plan *plan, const struct occ_state *st,
 	a->destructive = dropped;
 	changes_attach(a, &cs);
 	changes_release(&cs);
+	return true;
 }
 
 int occ_plan_compute(struct occ_plan *out, const struct occ_state *desired,
@@ -492,6 +494,7 @@ int occ_plan_compute(struct occ_plan *out, const struct occ_state *desired,
 {
 	const struct occ_obs_container *c;
 	struct occ_plan plan;
+	bool recreated = false;
 	int ret;
 
 	occ_plan_init(out);
@@ -511,7 +514,13 @@ int occ_plan_compute(struct occ_plan *out, const struct occ_state *desired,
 	if (!c)
 		plan_create(&plan, desired);
 	else
-		plan_container(&plan, desired, obs, c);
+		recreated = plan_container(&plan, desired, obs, c);
+	/* Accounts before the run state: a start finds them in place. */
+	ret = occ_plan__users(&plan, desired, obs, c, err);
+	if (ret)
+		goto fail;
+	if (c && !recreated)
+		plan_run_state(&plan, desired, c);
 	*out = plan;
 	return 0;
 fail:

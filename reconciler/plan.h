@@ -1,8 +1,9 @@
 /*
  * plan.h - the difference between desired and observed state, as actions.
  *
- * occ_plan_compute() is pure: no I/O, no clock, no randomness. The same inputs
- * give the same plan, actions in apply order (image, volumes, container,
+ * occ_plan_compute() is pure: no clock, no randomness, no Docker. The only
+ * reads are a user's password_file / password_env (to compare an existing
+ * account's hash), never printed. The same inputs give the same plan, actions in apply order (image, volumes, container,
  * start/stop). Each action is one driver call and carries its cause and the
  * field-level changes behind it.
  */

@@ -2,7 +2,9 @@
  * test-integration.c - occ against a real dockerd, end to end through the
  * binary: apply from nothing, no-op re-apply, changes that force a recreate,
  * drift repaired, stop/start as desired state, logs, status, foreign
- * containers, the project lock and an unhealthy service.
+ * containers, the project lock, an unhealthy service, and accounts inside
+ * the container (created, locked, changed, removed, kept over a recreate,
+ * passwords never shown).
  *
  * The tests build their own image (FROM scratch + Debian's busybox-static)
  * through occ's own `image.build`, use a project name unique to this run and
@@ -469,6 +471,259 @@ START_TEST(test_docker_healthcheck_gates_apply)
 }
 END_TEST
 
+/* ---- users inside the container ----------------------------------------- */
+
+/* Real crypt hashes (openssl passwd -6, fixed salts: the same in every test,
+ * each of which runs in a process of its own). */
+static char *hash_a1, *hash_a2, *hash_b, *hash_c;
+#define CAROL_ENV "OCC_ITEST_CAROL_HASH"
+
+static char *make_hash(const char *salt, const char *pw)
+{
+	const char *argv[] = { "openssl", "passwd", "-6", "-salt", salt, pw, NULL };
+
+	return docker_out(argv);
+}
+
+static void make_hashes(void)
+{
+	if (hash_a1)
+		return;
+	hash_a1 = make_hash("itestA1salt", "alice-one");
+	hash_a2 = make_hash("itestA2salt", "alice-two");
+	hash_b = make_hash("itestBsalt", "bob");
+	hash_c = make_hash("itestCsalt", "carol");
+}
+
+static char *in_container(const char *cmd)
+{
+	const char *argv[] = { "docker", "exec", project, "sh", "-c", cmd, NULL };
+
+	return docker_out(argv);
+}
+
+/* alice from password_hash (a1 or a2, maybe disabled), bob from a file (unless
+ * dropped), carol from an environment variable of occ. */
+static void write_users_state(const char *env, const char *alice_hash, bool alice_enabled,
+			      bool with_bob)
+{
+	char *bob_file, *bob, *users, *container, *hash_line;
+
+	bob_file = occ_xasprintf("%s/bob.hash", tmp);
+	bob = occ_xasprintf("  - name: bob\n    password_file: %s\n    shell: /bin/sh\n",
+			    bob_file);
+	users = occ_xasprintf("users:\n  - name: alice\n    password_hash: \"%s\"\n"
+			      "    enabled: %s\n%s  - name: carol\n    password_env: %s\n",
+			      alice_hash, alice_enabled ? "true" : "false", with_bob ? bob : "",
+			      CAROL_ENV);
+	container = occ_xasprintf("  env: {TZ: %s}\n", env);
+	hash_line = occ_xasprintf("%s\n", hash_b);
+
+	write_text(bob_file, hash_line);
+	setenv(CAROL_ENV, hash_c, 1);
+	write_state("occ-itest:2", container, users);
+	free(hash_line);
+	free(container);
+	free(users);
+	free(bob);
+	free(bob_file);
+}
+
+/* None of the hashes anywhere in text. */
+static void assert_no_hashes(const char *text, const char *what)
+{
+	const char *hashes[] = { hash_a1, hash_a2, hash_b, hash_c };
+
+	for (size_t i = 0; i < OCC_ARRAY_SIZE(hashes); i++)
+		ck_assert_msg(!strstr(text, hashes[i]), "a password hash in %s:\n%s", what, text);
+	/* not even the salt+hash part of one */
+	for (size_t i = 0; i < OCC_ARRAY_SIZE(hashes); i++)
+		ck_assert_msg(!strstr(text, strrchr(hashes[i], '$') + 1), "a hash part in %s", what);
+}
+
+/* apply and diff with -vv (every API call traced): no hash in what occ prints. */
+static void apply_users_ok(const char *expect_in_plan)
+{
+	const char *diff[] = { "diff", "-vv", "-f", state_path, NULL };
+	const char *apply[] = { "apply", "-vv", "--yes", "-f", state_path, NULL };
+	const char *again[] = { "diff", "--exit-code", "-f", state_path, NULL };
+	struct run_result r;
+
+	run_occ(&r, diff);
+	ck_assert_msg(r.status == 0, "diff: %d\n%s%s", r.status, r.out.buf, r.err.buf);
+	ck_assert_msg(strstr(r.out.buf, expect_in_plan), "plan lacks '%s':\n%s", expect_in_plan,
+		      r.out.buf);
+	assert_no_hashes(r.out.buf, "diff's stdout");
+	assert_no_hashes(r.err.buf, "diff's stderr");
+	run_result_release(&r);
+	occ_ok(&r, apply);
+	assert_no_hashes(r.out.buf, "apply's stdout");
+	assert_no_hashes(r.err.buf, "apply's stderr");
+	run_result_release(&r);
+	occ_ok(&r, again);       /* converged: a second plan is empty */
+	ck_assert_ptr_nonnull(strstr(r.out.buf, "No changes."));
+	run_result_release(&r);
+}
+
+/* One whole line of /etc/shadow (as read with docker_out: last newline cut). */
+static void assert_shadow_line(const char *shadow, const char *user, const char *field)
+{
+	char *line = occ_xasprintf("\n%s:%s::0:99999:7:::\n", user, field);
+	char *text = occ_xasprintf("\n%s\n", shadow);
+
+	ck_assert_msg(strstr(text, line), "no '%s' in /etc/shadow:\n%s", line + 1, shadow);
+	free(text);
+	free(line);
+}
+
+START_TEST(test_users_created)
+{
+	char *shadow, *passwd, *homes, *modes;
+
+	make_hashes();
+	write_users_state("Europe/Paris", hash_a1, true, true);
+	apply_users_ok("+ user alice");
+	shadow = in_container("cat /etc/shadow");
+	assert_shadow_line(shadow, "alice", hash_a1);
+	assert_shadow_line(shadow, "bob", hash_b);     /* password_file */
+	assert_shadow_line(shadow, "carol", hash_c);   /* password_env */
+	passwd = in_container("cat /etc/passwd");
+	ck_assert_msg(strstr(passwd, "alice:x:1000:1000:occ-managed:/home/alice:/bin/bash\n") &&
+		      strstr(passwd, "bob:x:1001:1001:occ-managed:/home/bob:/bin/sh\n") &&
+		      strstr(passwd, "carol:x:1002:1002:occ-managed:/home/carol:/bin/bash"),
+		      "/etc/passwd:\n%s", passwd);
+	homes = in_container("stat -c '%n %u %g %a' /home/alice /home/bob /home/carol");
+	ck_assert_str_eq(homes, "/home/alice 1000 1000 750\n/home/bob 1001 1001 750\n"
+			 "/home/carol 1002 1002 750");
+	modes = in_container("stat -c '%n %u %a' /etc/passwd /etc/group /etc/shadow");
+	ck_assert_str_eq(modes, "/etc/passwd 0 644\n/etc/group 0 644\n/etc/shadow 0 600");
+	free(modes);
+	free(homes);
+	free(passwd);
+	free(shadow);
+}
+END_TEST
+
+START_TEST(test_user_disabled_then_enabled)
+{
+	char *locked, *shadow;
+
+	make_hashes();
+	locked = occ_xasprintf("!%s", hash_a1);
+	write_users_state("Europe/Paris", hash_a1, false, true);
+	apply_users_ok("~ users[alice].enabled: \"true\" -> \"false\"");
+	shadow = in_container("cat /etc/shadow");
+	assert_shadow_line(shadow, "alice", locked);
+	free(shadow);
+	write_users_state("Europe/Paris", hash_a1, true, true);
+	apply_users_ok("~ users[alice].enabled: \"false\" -> \"true\"");
+	shadow = in_container("cat /etc/shadow");
+	assert_shadow_line(shadow, "alice", hash_a1);
+	free(shadow);
+	free(locked);
+}
+END_TEST
+
+START_TEST(test_user_password_changed)
+{
+	char *shadow;
+
+	make_hashes();
+	write_users_state("Europe/Paris", hash_a2, true, true);
+	apply_users_ok("~ users[alice].password: (sensitive, sha256:");
+	shadow = in_container("cat /etc/shadow");
+	assert_shadow_line(shadow, "alice", hash_a2);
+	ck_assert_ptr_null(strstr(shadow, hash_a1));
+	free(shadow);
+}
+END_TEST
+
+START_TEST(test_user_removed_home_kept)
+{
+	char *passwd, *shadow, *home;
+
+	make_hashes();
+	write_users_state("Europe/Paris", hash_a2, true, false);
+	apply_users_ok("- user bob");
+	passwd = in_container("cat /etc/passwd /etc/group");
+	shadow = in_container("cat /etc/shadow");
+	ck_assert_msg(!strstr(passwd, "bob"), "%s", passwd);
+	ck_assert_msg(!strstr(shadow, "bob"), "%s", shadow);
+	ck_assert_ptr_nonnull(strstr(passwd, "alice:x:1000:"));
+	home = in_container("ls -d /home/bob");
+	ck_assert_str_eq(home, "/home/bob");
+	free(home);
+	free(shadow);
+	free(passwd);
+}
+END_TEST
+
+/* A recreate writes the accounts into the new container before it starts. */
+START_TEST(test_users_survive_recreate)
+{
+	char *old_id = inspect("{{.Id}}"), *new_id, *before, *after, *all;
+
+	make_hashes();
+	before = in_container("cat /etc/passwd /etc/shadow /etc/group");
+	write_users_state("UTC", hash_a2, true, false);
+	apply_users_ok("-/+ container");
+	new_id = inspect("{{.Id}}");
+	ck_assert_str_ne(old_id, new_id);
+	after = in_container("cat /etc/passwd /etc/shadow /etc/group");
+	ck_assert_str_eq(before, after);
+	/* nothing about the passwords in what Docker keeps about the container */
+	all = inspect("{{json .}}");
+	assert_no_hashes(all, "docker inspect");
+	free(all);
+	free(after);
+	free(before);
+	free(new_id);
+	free(old_id);
+}
+END_TEST
+
+static void append_state(const char *text)
+{
+	struct occ_error err;
+	char *cur = NULL, *next;
+	size_t len;
+
+	occ_error_clear(&err);
+	ck_assert_int_eq(occ_read_file(state_path, 1 << 20, &cur, &len, &err), 0);
+	next = occ_xasprintf("%s%s", cur, text);
+	write_text(state_path, next);
+	free(next);
+	free(cur);
+}
+
+/* An account occ did not create is never taken over. */
+START_TEST(test_user_unmarked_conflict)
+{
+	const char *apply[] = { "apply", "--yes", "-f", state_path, NULL };
+	char *before, *after, *dave;
+	struct run_result r;
+
+	make_hashes();
+	free(in_container("echo 'dave:x:2000:2000:Dave:/home/dave:/bin/sh' >> /etc/passwd"));
+	before = in_container("cat /etc/passwd /etc/shadow");
+	write_users_state("UTC", hash_a2, true, false);
+	dave = occ_xasprintf("  - name: dave\n    password_hash: \"%s\"\n", hash_b);
+	append_state(dave);
+	run_occ(&r, apply);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.err.buf, "user 'dave' already exists in the container and was not "
+			     "created by occ"), "%s", r.err.buf);
+	ck_assert_ptr_nonnull(strstr(r.err.buf, "state.yaml:"));
+	assert_no_hashes(r.err.buf, "the error");
+	run_result_release(&r);
+	after = in_container("cat /etc/passwd /etc/shadow");
+	ck_assert_str_eq(before, after);
+	free(after);
+	free(before);
+	free(dave);
+}
+END_TEST
+
 static void cleanup_docker(void)
 {
 	char *cmd = occ_xasprintf(
@@ -500,14 +755,7 @@ static void setup(void)
 			    OCC_SOURCE_DIR, ctx_dir, ctx_dir, mount_dir);
 	ck_assert_int_eq(system(cmd), 0);
 	free(cmd);
-	cmd = occ_xasprintf("%s/config", tmp);
-	setenv("XDG_CONFIG_HOME", cmd, 1);
-	free(cmd);
-	cmd = occ_xasprintf("%s/data", tmp);
-	setenv("XDG_DATA_HOME", cmd, 1);
-	free(cmd);
-	setenv("NO_COLOR", "1", 1);
-	unsetenv("DOCKER_HOST");
+	set_test_env(tmp, true);
 }
 
 static void teardown(void)
@@ -539,6 +787,12 @@ int main(void)
 	tcase_add_test(tc, test_foreign_container_untouched);
 	tcase_add_test(tc, test_unhealthy_service_is_reported);
 	tcase_add_test(tc, test_docker_healthcheck_gates_apply);
+	tcase_add_test(tc, test_users_created);
+	tcase_add_test(tc, test_user_disabled_then_enabled);
+	tcase_add_test(tc, test_user_password_changed);
+	tcase_add_test(tc, test_user_removed_home_kept);
+	tcase_add_test(tc, test_users_survive_recreate);
+	tcase_add_test(tc, test_user_unmarked_conflict);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	/* The tests build on each other: stop at the first failure. */

@@ -118,6 +118,53 @@ static void w_image_env(struct fake_driver *f, const struct occ_state *st)
 	c->spec_hash = NULL;
 }
 
+/* Accounts in the container (the driver reads them when the container exists). */
+#define HASH_A "$6$aaaaaaaa$nUye3.3spc0UtfN6X4DfV2da7j1rcOiEG6Qbn3CbYUEP2LlLnhnEjxI30XdhzoXudIFE" \
+	"I27ugKrkrfXfbAgyI/"
+#define HASH_B "$6$bbbbbbbb$Bvnn90MreJkmUXSxGO5Ix4XoRye0wPE5BCZ4unOyFDi25v2pZBaUdZcuNvFu0eL81j6U" \
+	"JW38.gbDVjNjhUEtW1"
+#define ALICE(extra) "users:\n  - {name: alice, password_hash: \"" HASH_A "\"" extra "}\n"
+
+static void add_account(struct fake_driver *f, const char *name, unsigned uid, bool managed,
+			const char *hash)
+{
+	struct occ_obs_user *u;
+
+	f->world.users = occ_xrealloc(f->world.users, (f->world.n_users + 1) * sizeof(*u));
+	u = &f->world.users[f->world.n_users++];
+	memset(u, 0, sizeof(*u));
+	u->name = occ_xstrdup(name);
+	u->uid = u->gid = uid;
+	u->home = occ_xasprintf("/home/%s", name);
+	u->shell = occ_xstrdup("/bin/bash");
+	u->hash = occ_xstrdup(hash);
+	u->managed = managed;
+	f->world.users_observed = true;
+}
+
+/* Running, accounts read: only the image's own. */
+static void w_accounts(struct fake_driver *f, const struct occ_state *st)
+{
+	w_running(f, st);
+	add_account(f, "root", 0, false, NULL);
+	add_account(f, "opencode", 1000, false, NULL);
+}
+
+/* ...and alice, made by occ with HASH_A, enabled, /bin/bash. */
+static void w_alice(struct fake_driver *f, const struct occ_state *st)
+{
+	w_accounts(f, st);
+	add_account(f, "alice", 1001, true, HASH_A);
+}
+
+/* Created from prev_yaml, with alice as occ made her. */
+static void w_alice_prev(struct fake_driver *f, const struct occ_state *st)
+{
+	w_running_prev(f, st);
+	add_account(f, "root", 0, false, NULL);
+	add_account(f, "alice", 1001, true, HASH_A);
+}
+
 struct golden_case {
 	const char *name;
 	const char *yaml;
@@ -156,6 +203,18 @@ static const struct golden_case golden[] = {
 	{ "volume-dropped", "version: 1\nname: web\nimage: {ref: 'occ-test:1'}\nvolumes: []\n",
 	  w_running_prev, "version: 1\nname: web\nimage: {ref: 'occ-test:1'}\n"
 	  "volumes: [{name: data, target: /data}]\n", 1 },
+	{ "user-create", BASE ALICE(""), w_accounts, NULL, 1 },
+	{ "user-in-sync", BASE ALICE(""), w_alice, NULL, 0 },
+	{ "user-password-changed", BASE "users:\n  - {name: alice, password_hash: \"" HASH_B "\"}\n",
+	  w_alice, NULL, 1 },
+	{ "user-disabled", BASE ALICE(", enabled: false"), w_alice, NULL, 1 },
+	{ "user-shell-changed", BASE ALICE(", shell: /bin/sh"), w_alice, NULL, 1 },
+	{ "user-removed", BASE, w_alice, NULL, 1 },
+	{ "users-on-create", BASE ALICE("") "  - {name: bob, password_env: BOB_HASH, shell: /bin/sh}\n"
+	  "  - {name: carol, password_file: /srv/carol.hash, enabled: false}\n", w_image, NULL, 2 },
+	{ "users-on-recreate", BASE "container: {env: {TZ: UTC}}\n"
+	  ALICE(", enabled: false") "  - {name: bob, password_hash: \"" HASH_B "\"}\n",
+	  w_alice_prev, BASE ALICE(""), 1 },
 };
 
 static char *read_all(const char *path)
@@ -244,6 +303,53 @@ START_TEST(test_golden)
 	occ_plan_release(&again);
 	occ_plan_release(&plan);
 	occ_strbuf_release(&sb);
+	occ_driver_free(&f->base);
+	occ_state_free(st);
+}
+END_TEST
+
+/* Plans that must fail: the error as the CLI shows it, golden too. */
+struct golden_error {
+	const char *name;
+	const char *yaml;
+	void (*world)(struct fake_driver *, const struct occ_state *);
+	int ret;
+};
+
+static void w_carl_unmarked(struct fake_driver *f, const struct occ_state *st)
+{
+	w_accounts(f, st);
+	add_account(f, "carl", 1001, false, NULL);
+}
+
+static const struct golden_error golden_errors[] = {
+	{ "user-conflict-unmarked", BASE "users:\n  - {name: alice, password_hash: \"" HASH_A "\"}\n"
+	  "  - {name: carl, password_hash: \"" HASH_B "\"}\n", w_carl_unmarked, OCC_ECONFLICT },
+};
+
+START_TEST(test_golden_error)
+{
+	const struct golden_error *ge = &golden_errors[_i];
+	struct occ_state *st = load(ge->yaml);
+	struct fake_driver *f = fake_driver_new();
+	struct occ_strbuf sb = OCC_STRBUF_INIT;
+	struct occ_observed obs;
+	struct occ_plan plan;
+	struct occ_error err;
+
+	ge->world(f, st);
+	occ_error_clear(&err);
+	occ_observed_init(&obs);
+	ck_assert_int_eq(occ_driver_observe(&f->base, st, &obs, &err), 0);
+	ck_assert_int_eq(occ_plan_compute(&plan, st, &obs, &err), ge->ret);
+	ck_assert_int_eq((int)plan.n, 0);
+	occ_strbuf_init(&sb);
+	occ_strbuf_addf(&sb, "error: %s\n  at %s:%d:%d\nhint: %s\n", err.msg, err.file, err.line,
+			err.col, err.hint);
+	check_golden(ge->name, "txt", sb.buf);
+	ck_assert_ptr_null(strstr(sb.buf, "$6$"));
+	occ_strbuf_release(&sb);
+	occ_observed_release(&obs);
 	occ_driver_free(&f->base);
 	occ_state_free(st);
 }
@@ -463,6 +569,7 @@ static Suite *plan_suite(void)
 	TCase *tc = tcase_create("golden");
 
 	tcase_add_loop_test(tc, test_golden, 0, (int)OCC_ARRAY_SIZE(golden));
+	tcase_add_loop_test(tc, test_golden_error, 0, (int)OCC_ARRAY_SIZE(golden_errors));
 	suite_add_tcase(s, tc);
 	tc = tcase_create("apply");
 	tcase_add_test(tc, test_converge_examples);

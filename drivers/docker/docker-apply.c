@@ -5,7 +5,9 @@
  * or removed; removing never removes volumes (v=0); a recreate builds the new
  * container under "<name>-occ-next" before touching the old one, so a failed
  * create leaves the service running, and a failed start puts the old one back
- * (see swap_in for the order of renames).
+ * (see swap_in for the order of renames). A new container gets its accounts
+ * (docker-users.c) before it starts, so a recreate never runs without them,
+ * and with the uids they had.
  */
 #include "drivers/docker/docker-int.h"
 
@@ -283,6 +285,25 @@ out:
 	return ret;
 }
 
+/*
+ * Accounts go into a new container before it ever starts. When that fails
+ * the container goes again: the next apply starts over from "missing"
+ * instead of finding a container without its users.
+ */
+static int provision_users(struct occ_docker *dk, const struct occ_state *desired,
+			   const struct occ_observed *obs, const char *id, struct occ_error *err)
+{
+	struct occ_error e2;
+	int ret = occ_docker__users_provision(dk, desired, obs, id, err);
+
+	if (!ret)
+		return 0;
+	occ_error_clear(&e2);
+	if (occ_docker__remove(dk, id, &e2))
+		append_msg(err, "; the new container %.12s could not be removed: %s", id, e2.msg);
+	return ret;
+}
+
 static int act_create(struct occ_docker *dk, const struct occ_state *desired,
 		      const struct occ_observed *obs, const struct occ_action *act,
 		      struct occ_error *err)
@@ -295,6 +316,8 @@ static int act_create(struct occ_docker *dk, const struct occ_state *desired,
 	if (holder && !holder->owned)
 		return foreign_conflict(err, desired->name, holder->id);
 	ret = create_container(dk, desired, desired->name, &id, err);
+	if (!ret)
+		ret = provision_users(dk, desired, obs, id, err);
 	free(id);
 	return ret;
 }
@@ -442,6 +465,8 @@ static int act_recreate(struct occ_docker *dk, const struct occ_state *desired,
 		ret = clear_name(dk, desired, prev, s.old, err);
 	if (!ret)
 		ret = create_container(dk, desired, next, &new_id, err);
+	if (!ret)
+		ret = provision_users(dk, desired, obs, new_id, err);
 	if (ret)
 		goto out;
 	s.new_id = new_id;
@@ -495,6 +520,9 @@ static const action_fn actions[] = {
 	[OCC_ACT_CONTAINER_START] = act_start,
 	[OCC_ACT_CONTAINER_STOP] = act_stop,
 	[OCC_ACT_CONTAINER_REMOVE] = act_remove,
+	[OCC_ACT_USER_CREATE] = occ_docker__act_user,
+	[OCC_ACT_USER_UPDATE] = occ_docker__act_user,
+	[OCC_ACT_USER_REMOVE] = occ_docker__act_user,
 };
 
 int occ_docker__apply(struct occ_driver *d, const struct occ_state *desired,
