@@ -8,6 +8,7 @@
 #include "drivers/docker/docker-int.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -688,6 +689,15 @@ char *occ_docker__filters(const char *key, const struct occ_docker_strv *values)
 	return dump(json_pack("{s:o}", key, arr));
 }
 
+char *occ_docker__events_filters(const char *project)
+{
+	char *label = occ_xasprintf("%s=%s", OCC_LABEL_PROJECT, project);
+	char *ret = dump(json_pack("{s:[s], s:[s]}", "label", label, "type", "container"));
+
+	free(label);
+	return ret;
+}
+
 char *occ_docker__volume_body(const char *docker_name, const char *project)
 {
 	return dump(json_pack("{s:s, s:o}", "Name", docker_name,
@@ -733,5 +743,72 @@ int occ_docker__parse_msg(struct occ_docker_msg *out, const char *line, size_t l
 	m.total = juint(json_object_get(detail, "total"));
 	*out = m;
 	json_decref(root);
+	return 0;
+}
+
+/* ---- events ------------------------------------------------------------- */
+
+/* Copy s (may be NULL) into a fixed buffer, truncating. */
+static void copy_field(char *dst, size_t cap, const char *s)
+{
+	snprintf(dst, cap, "%s", s ? s : "");
+}
+
+/* "137" -> 137; -1 when absent or not a small integer. */
+static int exit_code_attr(const char *s)
+{
+	long v;
+
+	return s && occ_parse_long(s, -1000000, 1000000, &v) == 0 ? (int)v : -1;
+}
+
+static int64_t event_time_ns(json_t *root)
+{
+	json_int_t ns = json_integer_value(json_object_get(root, "timeNano"));
+	json_int_t s = json_integer_value(json_object_get(root, "time"));
+
+	if (ns > 0)
+		return (int64_t)ns;
+	/* Seconds beyond year 2262 do not fit in int64 nanoseconds. */
+	if (s > 0 && s < INT64_MAX / 1000000000)
+		return (int64_t)s * 1000000000;
+	return 0;
+}
+
+int occ_docker__parse_event(struct occ_event *out, const char *line, size_t len,
+			    struct occ_error *err)
+{
+	json_t *root = load_object(line, len, "event", err);
+	json_t *actor, *attrs;
+	struct occ_event e = { .exit_code = -1 };
+	const char *type, *action, *id;
+
+	if (!root)
+		return err->code;
+	actor = json_object_get(root, "Actor");
+	attrs = json_object_get(actor, "Attributes");
+	type = jstr(root, "Type");
+	action = jstr(root, "Action");
+	id = jstr(actor, "ID");
+	/* API < 1.22 (and "status" still today): only status/id/from. */
+	if (!action || !*action)
+		action = jstr(root, "status");
+	if (!id || !*id)
+		id = jstr(root, "id");
+	if (!type || !*type)
+		type = "container";
+	if (!action || !*action) {
+		json_decref(root);
+		return occ_error_set(err, OCC_EAPI, "the Docker daemon sent an event without an action");
+	}
+	copy_field(e.type, sizeof(e.type), type);
+	copy_field(e.action, sizeof(e.action), action);
+	copy_field(e.id, sizeof(e.id), id);
+	copy_field(e.name, sizeof(e.name), jstr(attrs, "name"));
+	e.kind = strcmp(e.type, "container") == 0 ? OCC_EVENT_CONTAINER : OCC_EVENT_OTHER;
+	e.exit_code = exit_code_attr(jstr(attrs, "exitCode"));
+	e.time_ns = event_time_ns(root);
+	json_decref(root);
+	*out = e;
 	return 0;
 }
