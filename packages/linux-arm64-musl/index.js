@@ -1,0 +1,6 @@
+'use strict';
+/* Absolute path of the occ binary for Linux arm64, musl; staged into bin/ by
+ * packages/scripts/stage.js before npm pack. */
+const path = require('path');
+
+module.exports = path.join(__dirname, 'bin', 'occ');
