@@ -118,9 +118,20 @@ int cmd_start(struct occ_cli *cli, int argc, char **argv);
 int cmd_stop(struct occ_cli *cli, int argc, char **argv);
 int cmd_restart(struct occ_cli *cli, int argc, char **argv);
 int cmd_logs(struct occ_cli *cli, int argc, char **argv);
+int cmd_watch(struct occ_cli *cli, int argc, char **argv);
 int cmd_man(struct occ_cli *cli, int argc, char **argv);
 int cmd_user(struct occ_cli *cli, int argc, char **argv);
 int cmd_mount(struct occ_cli *cli, int argc, char **argv);
 int cmd_config(struct occ_cli *cli, int argc, char **argv);
+int cmd_volume(struct occ_cli *cli, int argc, char **argv);
+int cmd_install(struct occ_cli *cli, int argc, char **argv);
+int cmd_uninstall(struct occ_cli *cli, int argc, char **argv);
+
+/* For `occ apply` (cli/cmd-service.c): when cli->state says service.install:
+ * true, install or update the user service that runs `occ watch -f
+ * cli->file` (drivers/service.h: occ_service_ensure) and report changes on
+ * stderr. Idempotent and cheap when nothing changed. Returns an exit code;
+ * OCC_EXIT_OK when service.install is false. */
+int occ_cli_service_apply(struct occ_cli *cli);
 
 #endif

@@ -245,6 +245,9 @@ int occ_cli_apply(struct occ_cli *cli, const struct occ_apply_opts *o, const cha
 		occ_json_release(&j);
 	}
 	ret = failed ? OCC_EXIT_ERROR : OCC_EXIT_OK;
+	/* service.install: true keeps a user service running `occ watch` on this file. */
+	if (ret == OCC_EXIT_OK)
+		ret = occ_cli_service_apply(cli);
 out:
 	occ_cli_targets_release(&t);
 	occ_lock_release(lock);

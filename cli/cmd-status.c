@@ -12,6 +12,13 @@
 #include "cli/json.h"
 #include "cli/render.h"
 #include "cli/targets.h"
+#include "drivers/service.h"
+#include "reconciler/watch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 static int64_t parse_rfc3339(const char *s)
 {
@@ -169,6 +176,99 @@ static void print_error_json(struct occ_json *j, const struct occ_target *tg)
 	occ_json_obj_end(j);
 }
 
+static const char *service_word(const struct occ_service_status *s)
+{
+	if (!s->installed)
+		return "not installed";
+	if (s->running == OCC_SERVICE_RUNNING_YES)
+		return "running";
+	if (s->running == OCC_SERVICE_RUNNING_NO)
+		return "installed, not running";
+	return "installed (state unknown)";
+}
+
+/* The user service that runs `occ watch` (occ install / service.install). */
+static void print_service(struct occ_cli *cli, struct occ_json *j)
+{
+	struct occ_service_status s;
+	struct occ_error err;
+
+	occ_error_clear(&err);
+	if (occ_service_status(&s, cli->file, cli->state, false, &err) != 0) {
+		if (!j)
+			printf("service:    unknown (%s)\n", err.msg);
+		return;
+	}
+	if (j) {
+		occ_json_key(j, "service");
+		occ_json_obj_begin(j);
+		occ_json_kstr(j, "manager", s.manager);
+		occ_json_kstr(j, "path", s.path);
+		occ_json_kbool(j, "installed", s.installed);
+		occ_json_kbool(j, "up_to_date", s.up_to_date);
+		occ_json_kstr(j, "state", service_word(&s));
+		occ_json_obj_end(j);
+		return;
+	}
+	printf("service:    %s (%s%s%s%s)\n", service_word(&s), s.manager,
+	       s.installed && !s.up_to_date ? ", out of date: run 'occ install'" : "",
+	       s.installed && s.running == OCC_SERVICE_RUNNING_UNKNOWN && s.reason[0] ? ": " : "",
+	       s.installed && s.running == OCC_SERVICE_RUNNING_UNKNOWN ? s.reason : "");
+}
+
+/* Whether an `occ watch` of the project runs: it holds its lock file. */
+static bool watcher_running(const char *project)
+{
+	char *dir = occ_watch_lock_dir();
+	char *path = occ_xasprintf("%s/%s.lock", dir, project);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool held = false;
+
+	if (fd >= 0) {
+		held = flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+		close(fd);
+	}
+	free(path);
+	free(dir);
+	return held;
+}
+
+/*
+ * The watcher's own account of every host (reconciler/watch.h documents the
+ * file): embedded as is in --json; in text, where it is and how to get the
+ * per-host state on its log (SIGUSR1).
+ */
+static void print_watch(struct occ_cli *cli, struct occ_json *j)
+{
+	char *path = occ_watch_status_path(cli->state->name), *text = NULL;
+	bool running = watcher_running(cli->state->name);
+	struct occ_error err;
+	size_t len = 0;
+
+	occ_error_clear(&err);
+	if (running && occ_read_file(path, 1 << 20, &text, &len, &err) != 0)
+		text = NULL;
+	if (j) {
+		occ_json_key(j, "watch");
+		if (text && text[0] == '{') {
+			while (len && (text[len - 1] == '\n' || text[len - 1] == ' '))
+				text[--len] = '\0';
+			occ_json_raw(j, text);   /* the watcher's own JSON object */
+		} else {
+			occ_json_obj_begin(j);
+			occ_json_kbool(j, "running", running);
+			occ_json_obj_end(j);
+		}
+	} else if (running) {
+		printf("watch:      running (state in %s; 'kill -USR1' the watcher for a per-host report)\n",
+		       path);
+	} else {
+		printf("watch:      not running ('occ watch' or 'occ install' keeps it converged)\n");
+	}
+	free(text);
+	free(path);
+}
+
 int cmd_status(struct occ_cli *cli, int argc, char **argv)
 {
 	struct occ_targets t;
@@ -209,9 +309,15 @@ int cmd_status(struct occ_cli *cli, int argc, char **argv)
 	}
 	if (cli->json) {
 		occ_json_arr_end(&j);
+		print_service(cli, &j);
+		print_watch(cli, &j);
 		occ_json_obj_end(&j);
 		printf("%s\n", j.sb.buf);
 		occ_json_release(&j);
+	}
+	if (!cli->json) {
+		print_service(cli, NULL);
+		print_watch(cli, NULL);
 	}
 	occ_cli_targets_release(&t);
 	return failed ? OCC_EXIT_ERROR : OCC_EXIT_OK;

@@ -79,6 +79,48 @@ const struct occ_cmd occ_commands[] = {
 	  "  occ config env set KEY=VALUE... | unset KEY... | list\n\n"
 	  "set validates exactly like loading the file and says whether the change needs a\n"
 	  "new container; --apply applies it at once.\n" },
+	{ "install", cmd_install, 0, "[--system] [--dry-run]",
+	  "keep `occ watch` running as a service (systemd unit, launchd agent)",
+	  "Writes a systemd user unit (~/.config/systemd/user/opencode-cloud.service) or,\n"
+	  "on macOS, a launchd agent (~/Library/LaunchAgents/dev.opencode-cloud.occ.plist)\n"
+	  "that runs this occ binary as `occ watch -f FILE` with the state file's absolute\n"
+	  "path, restarts it on failure and waits for the Docker socket; then enables and\n"
+	  "starts it. Rewrites the file and restarts only when something changed. Without\n"
+	  "a reachable service manager the file is still written and occ says what to run.\n\n"
+	  "      --system   a system-wide unit (/etc/systemd/system; needs root)\n"
+	  "      --dry-run  print the unit and the commands, change nothing\n" },
+	{ "uninstall", cmd_uninstall, 0, "[--system] [--dry-run] [--purge]",
+	  "stop and remove the service `occ install` set up",
+	  "Stops, disables and removes the unit. Keeps the state file and all data.\n\n"
+	  "      --system   the system-wide unit (needs root)\n"
+	  "      --dry-run  print what would be stopped and removed, change nothing\n"
+	  "      --purge    also remove occ's own journal, lock, watch status and log\n"
+	  "                 files for the project (never the state file, never Docker\n"
+	  "                 volumes)\n" },
+	{ "watch", cmd_watch, CMD_LOAD_STATE | CMD_DEFAULT_STATE, "[--once] [--json] [--yes]",
+	  "stay converged: follow the state file, Docker events and drift",
+	  "Reconciles every host now, then whenever the state file or a file it\n"
+	  "references changes (mount sources, password files, Dockerfile, CA\n"
+	  "certificates; decided by content hash), when Docker reports a project\n"
+	  "container stopped, killed or removed (watch.self_heal), and every\n"
+	  "watch.resync (+-10%). An edit that does not load is logged with\n"
+	  "file:line:col and the last good state stays in force. Hosts run\n"
+	  "independently; failures back off from 5 s to 5 min, and a host failing the\n"
+	  "same way for the same state is reported stalled. One log line per event\n"
+	  "(stderr; JSON lines on stdout with --json). State for `occ status` is kept\n"
+	  "in $XDG_DATA_HOME/opencode-cloud/watch/PROJECT.json.\n\n"
+	  "      --once   reconcile every host once and exit (1 if any failed)\n"
+	  "      --json   log JSON lines\n"
+	  "  -y, --yes    also apply plans with destructive changes\n\n"
+	  "Signals: HUP reloads and reconciles now, USR1 prints each host's state,\n"
+	  "TERM/INT let running reconciles finish and exit 0.\n" },
+	{ "volume", cmd_volume, CMD_LOAD_STATE | CMD_DEFAULT_STATE, "list|remove ...",
+	  "list the project's volumes, or delete one (asks first)",
+	  "  occ volume list [--json] [-q]\n"
+	  "  occ volume remove NAME [--yes]\n\n"
+	  "occ never removes a volume by itself, even one the state file no longer\n"
+	  "names: they hold opencode's data and the users' homes. NAME is the short\n"
+	  "name from the state file (data) or Docker's full name (PROJECT-data).\n" },
 	{ "validate", cmd_validate, 0, "",
 	  "check the state file and print ok or the errors",
 	  "Loads the state file and validates it without touching Docker.\n"

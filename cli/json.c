@@ -109,6 +109,12 @@ void occ_json_null(struct occ_json *j)
 	occ_strbuf_adds(&j->sb, "null");
 }
 
+void occ_json_raw(struct occ_json *j, const char *json)
+{
+	sep(j);
+	occ_strbuf_adds(&j->sb, json);
+}
+
 void occ_json_kstr(struct occ_json *j, const char *key, const char *s)
 {
 	occ_json_key(j, key);

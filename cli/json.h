@@ -32,6 +32,8 @@ void occ_json_str(struct occ_json *j, const char *s); /* NULL -> null */
 void occ_json_int(struct occ_json *j, int64_t v);
 void occ_json_bool(struct occ_json *j, bool v);
 void occ_json_null(struct occ_json *j);
+/* A value that is already JSON text (trusted: written by occ itself). */
+void occ_json_raw(struct occ_json *j, const char *json);
 
 /* key + value shorthands */
 void occ_json_kstr(struct occ_json *j, const char *key, const char *s);

@@ -87,6 +87,7 @@ int occ_cli_targets_open(struct occ_cli *cli, struct occ_targets *out)
 		occ_error_hint(&err, "hosts in %s: %s", cli->file, names.buf);
 		occ_cli_print_error(cli, &err);
 		occ_strbuf_release(&names);
+		occ_cli_targets_release(out);
 		return OCC_EXIT_ERROR;
 	}
 	return 0;

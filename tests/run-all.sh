@@ -6,7 +6,8 @@
 #      answers, and stopped again by pid);
 #   2. build again under AddressSanitizer + UBSan and run the unit tests;
 #   3. validate examples/ against schemas/ (part of the unit label);
-#   4. build the libFuzzer targets with clang and run each one briefly.
+#   4. build the libFuzzer targets with clang and run each one briefly;
+#   5. after the first build, the npm packages' tests (node --test).
 #
 # Environment: OCC_FUZZ_SECONDS (default 20) per fuzz target; OCC_SKIP_FUZZ=1.
 set -euo pipefail
@@ -19,6 +20,13 @@ trap lab_dockerd_stop EXIT
 echo "== build"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOCC_WERROR=ON >/dev/null
 cmake --build build -j"$JOBS"
+
+# The npm packages (packages/): the launcher, the release scripts and an
+# offline `npm install -g` of the packed packages, using build/cli/occ from
+# the build above. Test files are listed by the shell: `node --test DIR`
+# searches DIR on Node 18/20 only (Node 22+ takes globs and not directories).
+echo "== npm packages (node --test)"
+node --test packages/test/*.test.js
 
 echo "== build (ASan + UBSan)"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DOCC_SANITIZE=ON -DOCC_WERROR=ON >/dev/null

@@ -292,17 +292,8 @@ END_TEST
 
 static void setup(void)
 {
-	char *v;
-
 	tmp = make_tmpdir("cli-edit");
-	v = occ_xasprintf("%s/config", tmp);
-	setenv("XDG_CONFIG_HOME", v, 1);
-	free(v);
-	v = occ_xasprintf("%s/data", tmp);
-	setenv("XDG_DATA_HOME", v, 1);
-	free(v);
-	setenv("DOCKER_HOST", "unix:///nonexistent/occ-test.sock", 1);
-	setenv("NO_COLOR", "1", 1);
+	set_test_env(tmp, false);
 }
 
 static void teardown(void)

@@ -143,18 +143,9 @@ END_TEST
 
 static void setup(void)
 {
-	char *cfg, *data;
-
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/occ-test-cli-XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-	cfg = occ_xasprintf("%s/config", tmpdir);
-	data = occ_xasprintf("%s/data", tmpdir);
-	setenv("XDG_CONFIG_HOME", cfg, 1);
-	setenv("XDG_DATA_HOME", data, 1);
-	setenv("DOCKER_HOST", "unix:///nonexistent/occ-test.sock", 1);
-	setenv("NO_COLOR", "1", 1);
-	free(cfg);
-	free(data);
+	set_test_env(tmpdir, false);
 }
 
 static void teardown(void)

@@ -109,6 +109,22 @@ void write_text(const char *path, const char *text)
 	ck_assert_int_eq(fclose(fp), 0);
 }
 
+void set_test_env(const char *dir, bool real_docker)
+{
+	char *v = occ_xasprintf("%s/config", dir);
+
+	setenv("XDG_CONFIG_HOME", v, 1);
+	free(v);
+	v = occ_xasprintf("%s/data", dir);
+	setenv("XDG_DATA_HOME", v, 1);
+	free(v);
+	setenv("NO_COLOR", "1", 1);
+	if (real_docker)
+		unsetenv("DOCKER_HOST");
+	else
+		setenv("DOCKER_HOST", "unix:///nonexistent/occ-test.sock", 1);
+}
+
 char *make_tmpdir(const char *tag)
 {
 	char *dir = occ_xasprintf("/tmp/occ-%s-XXXXXX", tag);

@@ -20,6 +20,11 @@ void run_result_release(struct run_result *r);
 /* Write a file (test setup); aborts the test on failure. */
 void write_text(const char *path, const char *text);
 
+/* Point occ run by the tests at dir: XDG_CONFIG_HOME=dir/config,
+ * XDG_DATA_HOME=dir/data, NO_COLOR; DOCKER_HOST at a socket that does not
+ * exist unless real_docker (then the default daemon). */
+void set_test_env(const char *dir, bool real_docker);
+
 /* A fresh temporary directory; caller frees the string. */
 char *make_tmpdir(const char *tag);
 void remove_tree(const char *dir);

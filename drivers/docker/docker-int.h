@@ -244,6 +244,11 @@ char *occ_docker__create_body(const struct occ_state *eff, const char *spec_hash
 /* A filters= value: {"key": [values...]}. Caller frees. */
 char *occ_docker__filters(const char *key, const struct occ_docker_strv *values);
 
+/* The filters= value of the events stream: the project's containers,
+ * {"label":["dev.opencode-cloud.project=<project>"],"type":["container"]}.
+ * Caller frees. */
+char *occ_docker__events_filters(const char *project);
+
 /* The POST /volumes/create body. Caller frees. */
 char *occ_docker__volume_body(const char *docker_name, const char *project);
 
@@ -262,6 +267,14 @@ struct occ_docker_msg {
 int occ_docker__parse_msg(struct occ_docker_msg *out, const char *line, size_t len,
 			  struct occ_error *err);
 void occ_docker__msg_release(struct occ_docker_msg *m);
+
+/* One line of GET /events into out (kind CONTAINER or OTHER; never
+ * SUBSCRIBED). Accepts the current shape (Type, Action, Actor.ID,
+ * Actor.Attributes.name/exitCode, time, timeNano) and the pre-1.22 one
+ * (status, id); over-long values are truncated. OCC_EAPI when the line is not
+ * a JSON object or names no action. *out is written only on success. */
+int occ_docker__parse_event(struct occ_event *out, const char *line, size_t len,
+			    struct occ_error *err);
 
 /* ---- stream framing (pure) ---------------------------------------------- */
 
@@ -372,6 +385,11 @@ int occ_docker__apply(struct occ_driver *d, const struct occ_state *desired,
 		      struct occ_error *err);
 int occ_docker__wait_healthy(struct occ_driver *d, const struct occ_state *desired,
 			     uint64_t timeout_ms, struct occ_error *err);
+/* The events slot (docker-events.c): GET /events, filtered by the project's
+ * label and type container, streamed through a curl handle of its own. */
+int occ_docker__events(struct occ_driver *d, const struct occ_state *desired,
+		       occ_event_fn fn, void *ctx, const volatile int *stop,
+		       struct occ_error *err);
 int occ_docker__build(struct occ_docker *dk, const struct occ_state *desired,
 		      struct occ_error *err);
 int occ_docker__pull(struct occ_docker *dk, const struct occ_state *desired,
@@ -383,5 +401,61 @@ void occ_docker__tail_output(struct occ_docker *dk, const char *container, int l
 
 /* Used by tests to reach the raw API. */
 struct occ_docker_http *occ_docker__http_of(struct occ_driver *d);
+
+/* ---- accounts in the container (docker-users.c) ------------------------- */
+
+struct occ_users_file;
+struct occ_users_files;
+struct occ_users_result;
+
+/*
+ * Reads the tar stream of GET .../archive?path=/etc as it arrives, keeping
+ * only etc/passwd, etc/shadow and etc/group (each at most OCC_USERS_MAX_FILE
+ * bytes, with mode and owner): memory stays bounded whatever else /etc
+ * holds. PAX and GNU long-name records are understood. Pure.
+ */
+struct occ_docker_etc {
+	unsigned char hdr[512];
+	size_t hdr_len;
+	uint64_t left, pad;          /* data and padding of the current entry to come */
+	struct occ_users_file *cur;  /* where that data goes, or NULL: skipped */
+	struct occ_strbuf meta;      /* a PAX ('x') or long-name ('L') record */
+	char meta_kind;              /* 'x', 'L' or 0 */
+	char *next_name;             /* the name such a record gives the next entry */
+	bool end;                    /* the end-of-archive block was seen */
+	struct occ_users_files *out; /* absent files stay absent */
+};
+void occ_docker__etc_init(struct occ_docker_etc *r, struct occ_users_files *out);
+/* OCC_EAPI for a damaged stream, OCC_EINVALID for one of the three files
+ * not regular or too large. */
+int occ_docker__etc_feed(struct occ_docker_etc *r, const char *data, size_t n,
+			 struct occ_error *err);
+/* At the end of the stream: OCC_EAPI when it stopped inside an entry. */
+int occ_docker__etc_finish(struct occ_docker_etc *r, struct occ_error *err);
+void occ_docker__etc_release(struct occ_docker_etc *r);
+
+/* The tar a write of res PUTs at "/": etc/passwd and etc/group (0644, root),
+ * etc/shadow (its owner, mode & 0640), home directories of new accounts
+ * (0750, their ids; none where a bind mount of desired targets it). Pure. */
+void occ_docker__users_tar(struct occ_strbuf *out, const struct occ_users_result *res,
+			   const struct occ_state *desired, int64_t mtime);
+
+/* Read the accounts of the project's container (when it exists and occ owns
+ * it) into obs->users, setting users_observed. */
+int occ_docker__users_observe(struct occ_docker *dk, const struct occ_state *desired,
+			      struct occ_observed *obs, struct occ_error *err);
+
+/* Write every desired account into container (a new one, before its start),
+ * removing marked accounts not desired. An account occ had made in the
+ * container being replaced (obs, may be NULL) keeps its uid/gid when free.
+ * No request without desired users. */
+int occ_docker__users_provision(struct occ_docker *dk, const struct occ_state *desired,
+				const struct occ_observed *obs, const char *container,
+				struct occ_error *err);
+
+/* OCC_ACT_USER_CREATE / UPDATE / REMOVE on an existing container. */
+int occ_docker__act_user(struct occ_docker *dk, const struct occ_state *desired,
+			 const struct occ_observed *obs, const struct occ_action *act,
+			 struct occ_error *err);
 
 #endif

@@ -8,8 +8,9 @@
  * "<name>-occ-next" or "<name>-occ-old" (the names a recreate uses; a
  * container occ does not own that holds one is reported with owned = false,
  * so the planner can refuse), and
- * volumes labelled with the project or named like a desired volume. Docker's
- * name filters match substrings, so the exact match is done here.
+ * volumes labelled with the project or named like a desired volume, and the
+ * accounts inside the project's container (docker-users.c). Docker's name
+ * filters match substrings, so the exact match is done here.
  */
 #include "drivers/docker/docker-int.h"
 
@@ -390,6 +391,8 @@ static int observe(struct occ_driver *d, const struct occ_state *desired,
 	ret = observe_containers(dk, desired, &obs, &obs.image.env, err);
 	if (!ret)
 		ret = observe_volumes(dk, desired, &obs, err);
+	if (!ret)
+		ret = occ_docker__users_observe(dk, desired, &obs, err);
 out:
 	occ_kvlist_release(&env);
 	if (ret) {
@@ -419,6 +422,7 @@ static const struct occ_driver_ops docker_ops = {
 	.apply = occ_docker__apply,
 	.wait_healthy = occ_docker__wait_healthy,
 	.ping = ping,
+	.events = occ_docker__events,
 	.destroy = destroy,
 };
 

@@ -71,4 +71,13 @@ int occ_docker_logs(struct occ_driver *d, const char *container,
 		    void (*write)(void *ctx, int stream, const char *data, size_t n),
 		    void *ctx, struct occ_error *err);
 
+/*
+ * Remove the volume name (Docker's full name) of project, only if occ created
+ * it for that project. Never called by the reconciler: volumes hold data and
+ * go only on an explicit, confirmed request. OCC_ENOTFOUND, OCC_ECONFLICT
+ * (not ours, or still in use).
+ */
+int occ_docker_volume_remove(struct occ_driver *d, const char *project, const char *name,
+			     struct occ_error *err);
+
 #endif
