@@ -24,16 +24,33 @@
  * the indentation step of its nested mappings, and the offset of its block
  * sequences under their key ("users:\n- a" or "users:\n  - a").
  *
- * Every result is parsed again and the edited path looked up in it before it
- * is returned, so a layout this code gets wrong becomes an error, never a
- * broken state file.
+ * Decisions, for predictability rather than cleverness:
+ *  - a new key goes after its mapping's last entry (before comment lines
+ *    that follow it), at the indentation of the mapping's first key;
+ *  - removing the only entry leaves "{}" or "[]", never a null that the
+ *    loader would read differently (`volumes:` absent means the defaults);
+ *  - a value written on the line below its key moves up to the key's line
+ *    when it is replaced;
+ *  - sharing through anchors is refused, not resolved: changing the anchored
+ *    node would change every alias, changing a copy would silently fork it;
+ *  - layouts that YAML allows but state files do not use (explicit "? key"
+ *    entries, tabs in blank lines, a BOM inside the file) are refused with
+ *    OCC_EGENERIC rather than guessed at.
+ *
+ * Every result is parsed again before it is returned: the path must hold
+ * the new value (or be gone), and every node but the edited ones must be
+ * the same, in the same order, at the same depth. A layout this code gets
+ * wrong becomes an error, never a broken state file; the fuzz target
+ * (tests/fuzz/fuzz-edit.c) treats that check firing as a bug.
  */
 #include "model/edit.h"
 
 #include <assert.h>
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <yaml.h>
@@ -150,6 +167,14 @@ static int fail(struct edit *e, int code, const struct node *at, const char *fmt
 	if (at)
 		occ_error_at(e->err, NULL, at->line, at->col);
 	return code;
+}
+
+/* A layout the editor does not rewrite: the user edits by hand. */
+static int unsupported(struct edit *e, const struct node *at)
+{
+	fail(e, OCC_EGENERIC, at, "the file's layout here is not one occ rewrites");
+	occ_error_hint(e->err, "edit the file by hand");
+	return OCC_EGENERIC;
 }
 
 /* ---- UTF-8 ---- */
@@ -398,6 +423,19 @@ static bool is_space(char c)
 	return c == ' ' || c == '\t' || is_break(c);
 }
 
+/* Just after the anchor or tag at p: an anchor's name is [A-Za-z0-9_-]
+ * (libyaml's rule: "&a:0" is the anchor a on the scalar ":0"), a tag runs
+ * to a blank. */
+static size_t prop_end(const struct doc *d, size_t p, size_t limit)
+{
+	bool anchor = d->buf[p] == '&';
+
+	for (p++; p < limit && !is_space(d->buf[p]); p++)
+		if (anchor && !isalnum((unsigned char)d->buf[p]) && !strchr("_-", d->buf[p]))
+			break;
+	return p;
+}
+
 static size_t line_start(const struct doc *d, size_t pos)
 {
 	while (pos > d->base && !is_break(d->buf[pos - 1]))
@@ -417,13 +455,9 @@ static size_t line_end(const struct doc *d, size_t pos)
 static size_t next_line(const struct doc *d, size_t pos)
 {
 	pos = line_end(d, pos);
-	if (pos < d->len && d->buf[pos] == '\r')
-		pos++;
-	else if (pos < d->len && d->buf[pos] == '\n')
-		return pos + 1;
-	if (pos < d->len && d->buf[pos] == '\n')
-		pos++;
-	return pos;
+	if (pos + 1 < d->len && d->buf[pos] == '\r' && d->buf[pos + 1] == '\n')
+		return pos + 2;
+	return pos < d->len ? pos + 1 : pos;
 }
 
 static size_t column(const struct doc *d, size_t pos)
@@ -482,14 +516,27 @@ static size_t props_end(const struct doc *d, const struct node *n)
 	size_t p = n->start, q;
 
 	for (;;) {
-		while (p < n->body && !is_space(d->buf[p]))
-			p++;
+		p = prop_end(d, p, n->body);
 		for (q = p; q < n->body && (d->buf[q] == ' ' || d->buf[q] == '\t'); q++)
 			;
 		if (q >= n->body || (d->buf[q] != '&' && d->buf[q] != '!'))
 			return p;
 		p = q;
 	}
+}
+
+/*
+ * Whether key starts an ordinary block mapping entry: at the mapping's
+ * indentation (the column of its first token, which is the '?' of an
+ * explicit key), first on its line or just after its item's dash.
+ */
+static bool plain_entry(const struct doc *d, const struct node *key)
+{
+	const struct node *map = key->parent;
+
+	if (column(d, key->start) != column(d, map->body))
+		return false;
+	return blank_before(d, key->start) || (key->idx == 0 && dash_column(d, map) != NONE);
 }
 
 /* The ':' after a key, or NONE (flow "{a}", explicit "? a"). */
@@ -542,15 +589,16 @@ static size_t mark_byte(const struct doc *d, yaml_mark_t m)
 	return d->base + d->offs[i];
 }
 
-/* Skip an anchor, a tag, blanks and comments from p (up to limit). */
-static size_t skip_props(const struct doc *d, size_t p, size_t limit)
+/* Skip n properties (an anchor, a tag) from p, and the blanks and comments
+ * after them (up to limit). */
+static size_t skip_props(const struct doc *d, size_t p, size_t limit, int n)
 {
 	while (p < limit) {
 		char c = d->buf[p];
 
-		if (c == '&' || c == '!') {
-			while (p < limit && !is_space(d->buf[p]))
-				p++;
+		if ((c == '&' || c == '!') && n > 0) {
+			n--;
+			p = prop_end(d, p, limit);
 		} else if (is_space(c)) {
 			p++;
 		} else if (c == '#' && (p == 0 || is_space(d->buf[p - 1]))) {
@@ -651,7 +699,8 @@ static void clamp_empty_value(struct builder *b, struct node *n, size_t *raw_end
 	const struct node *map = b->depth ? b->stack[b->depth - 1] : NULL, *key;
 	size_t p, colon;
 
-	if (!map || map->kind != N_MAP || map->n % 2 == 0 || *raw_end != n->start)
+	if (!map || map->kind != N_MAP || map->n % 2 == 0 || *raw_end != n->start ||
+	    (n->start > 0 && b->d->buf[n->start - 1] == ':'))
 		return;
 	key = map->kids[map->n - 1];
 	for (p = key->end; p < n->start; p++) {
@@ -667,13 +716,13 @@ static int on_scalar(struct builder *b, const yaml_event_t *ev)
 {
 	struct node *n = node_new(b, N_SCALAR, ev, ev->data.scalar.anchor);
 	size_t raw_end = mark_byte(b->d, ev->end_mark);
-	bool has_props = ev->data.scalar.anchor || ev->data.scalar.tag;
 
 	clamp_empty_value(b, n, &raw_end);
 	n->style = ev->data.scalar.style;
 	n->value = occ_xstrndup((const char *)ev->data.scalar.value, ev->data.scalar.length);
 	n->value_len = ev->data.scalar.length;
-	n->body = has_props ? skip_props(b->d, n->start, raw_end) : n->start;
+	n->body = skip_props(b->d, n->start, raw_end,
+			     !!ev->data.scalar.anchor + !!ev->data.scalar.tag);
 	n->end = trim_end(b->d, raw_end, n->body);
 	n->after = scalar_after(b->d, n, raw_end);
 	attach(b, n);
@@ -724,7 +773,7 @@ static int on_start(struct builder *b, const yaml_event_t *ev, enum nkind kind)
 	n = node_new(b, kind, ev, anchor);
 	n->flow = kind == N_MAP ? ev->data.mapping_start.style == YAML_FLOW_MAPPING_STYLE
 				: ev->data.sequence_start.style == YAML_FLOW_SEQUENCE_STYLE;
-	n->body = anchor || tag ? skip_props(b->d, n->start, b->d->len) : n->start;
+	n->body = skip_props(b->d, n->start, b->d->len, !!anchor + !!tag);
 	attach(b, n);
 	b->stack[b->depth++] = n;
 	return 0;
@@ -796,6 +845,12 @@ static int index_chars(struct edit *e, struct doc *d)
 
 			return fail(e, OCC_ESYNTAX, &at, "the file is not valid UTF-8");
 		}
+		if (cp == 0xfeff) {
+			/* libyaml skips it at a line start, which shifts columns. */
+			struct node at = { .line = (int)line, .col = (int)col };
+
+			return unsupported(e, &at);
+		}
 		if (cp == '\n')
 			line++, col = 0;
 	}
@@ -839,7 +894,7 @@ static void detect_layout(struct doc *d)
 		if (!key || n->flow || n->parent->flow || n->n == 0)
 			continue;
 		kcol = column(d, key->start);
-		c = column(d, n->kind == N_SEQ ? item_content(d, n->kids[0]) : n->kids[0]->start);
+		c = column(d, n->kind == N_SEQ ? item_content(d, n->kids[0]) : n->body);
 		if (n->kind == N_MAP && !have_step && c > kcol) {
 			d->step = c - kcol;
 			have_step = true;
@@ -1060,7 +1115,7 @@ static bool item_matches(const struct node *item, const struct seg *seg)
 	size_t p;
 
 	item = resolve(item);
-	if (item->kind != N_MAP)
+	if (!item || item->kind != N_MAP)
 		return false;
 	for (p = 0; p < item->n / 2; p++)
 		if (scalar_is(item->kids[2 * p], seg->field) &&
@@ -1077,6 +1132,8 @@ static int select_item(struct edit *e, size_t i, struct walk *w, struct node *va
 	size_t k, found = NONE;
 
 	snprintf(where, sizeof(where), "'%.*s'", (int)seg->key_end, e->path);
+	if (!seq)
+		return fail(e, OCC_EINVALID, val, "%s has no value", where);
 	if (seq->kind != N_SEQ && !is_null(seq))
 		return fail(e, OCC_EINVALID, seq, "%s is %s, not a sequence", where,
 			    kind_name(seq));
@@ -1149,13 +1206,6 @@ static int shared_fail(struct edit *e, const struct node *anchored)
 		    anchored->line, anchored->col);
 }
 
-static int unsupported(struct edit *e, const struct node *at)
-{
-	fail(e, OCC_EGENERIC, at, "the file's layout here is not one occ rewrites");
-	occ_error_hint(e->err, "edit the file by hand");
-	return OCC_EGENERIC;
-}
-
 /* ---- splices ---- */
 
 static void splice(struct edit *e, size_t start, size_t end, struct occ_strbuf *text)
@@ -1185,23 +1235,26 @@ static void replace_str(struct edit *e, size_t start, size_t end, const char *s)
 }
 
 /*
- * Whether blank lines holding a tab follow pos. The scalar above took them
- * in; after a new line they would stand alone, and libyaml refuses a tab
- * there.
+ * Whether blank or comment lines indented with a tab follow pos. The scalar
+ * above took them in; after a new line they would stand alone, and libyaml
+ * refuses a tab there.
  */
 static bool tab_filler_at(const struct doc *d, size_t pos)
 {
 	size_t p;
-	bool tab = false;
 
 	while (pos < d->len) {
+		bool tab = false;
+
 		for (p = pos; p < d->len && (d->buf[p] == ' ' || d->buf[p] == '\t'); p++)
 			tab = tab || d->buf[p] == '\t';
-		if (p < d->len && !is_break(d->buf[p]))
-			break;
+		if (p < d->len && !is_break(d->buf[p]) && d->buf[p] != '#')
+			return false;
+		if (tab)
+			return true;
 		pos = next_line(d, pos);
 	}
-	return tab;
+	return false;
 }
 
 /*
@@ -1214,7 +1267,7 @@ static int insert_line_after(struct edit *e, size_t at, struct occ_strbuf *text)
 	const struct doc *d = &e->doc;
 	struct occ_strbuf sb = OCC_STRBUF_INIT;
 
-	if ((at == d->len && d->block_scalar_at_eof) || tab_filler_at(d, at)) {
+	if (at == d->len && d->block_scalar_at_eof) {
 		occ_strbuf_release(text);
 		return unsupported(e, NULL);
 	}
@@ -1230,23 +1283,34 @@ static int insert_line_after(struct edit *e, size_t at, struct occ_strbuf *text)
 	return 0;
 }
 
-/* Whether the line before pos ends a block scalar (its break is content). */
-static bool block_scalar_before(const struct doc *d, size_t pos)
+/* The block scalar whose last line is the one before pos, or NULL. */
+static const struct node *block_scalar_before(const struct doc *d, size_t pos)
 {
 	size_t i;
 
 	for (i = 0; i < d->n_nodes; i++)
 		if (is_block_scalar(d->nodes[i]) && d->nodes[i]->after == pos)
+			return d->nodes[i];
+	return NULL;
+}
+
+/* Whether a block scalar keeps its trailing blank lines ("|+"). */
+static bool keeps_blank_lines(const struct doc *d, const struct node *n)
+{
+	size_t p;
+
+	for (p = n->body + 1; p < n->end && !is_space(d->buf[p]); p++)
+		if (d->buf[p] == '+')
 			return true;
 	return false;
 }
 
 /*
- * Whether the lines from pos start with an indented comment or blank line:
- * once the lines before pos are gone, a block scalar above would take them
- * in as content.
+ * Whether the lines from pos start with lines a block scalar above would
+ * take in as content once the lines before pos are gone: an indented
+ * comment or blank line, or for "|+" an empty line.
  */
-static bool indented_filler_at(const struct doc *d, size_t pos)
+static bool filler_at(const struct doc *d, size_t pos, bool keep)
 {
 	size_t p;
 
@@ -1255,7 +1319,7 @@ static bool indented_filler_at(const struct doc *d, size_t pos)
 			;
 		if (p < d->len && d->buf[p] != '#' && !is_break(d->buf[p]))
 			return false;           /* content */
-		if (p > pos)
+		if (p > pos || (keep && p < d->len && is_break(d->buf[p])))
 			return true;
 		if (p < d->len && d->buf[p] == '#')
 			return false;           /* a comment in column 1 ends the scalar */
@@ -1273,9 +1337,9 @@ static int cut_lines(struct edit *e, size_t start, size_t to)
 {
 	const struct doc *d = &e->doc;
 	size_t from = line_start(d, start);
-	bool scalar_above = block_scalar_before(d, from);
+	const struct node *scalar_above = block_scalar_before(d, from);
 
-	if (scalar_above && indented_filler_at(d, to))
+	if (scalar_above && filler_at(d, to, keeps_blank_lines(d, scalar_above)))
 		return unsupported(e, NULL);
 	if (to == d->len && to > from && !is_break(d->buf[to - 1]) && from > d->base &&
 	    !scalar_above) {
@@ -1284,6 +1348,26 @@ static int cut_lines(struct edit *e, size_t start, size_t to)
 			from--;
 	}
 	cut(e, from, to);
+	return 0;
+}
+
+/*
+ * A splice must not be followed by blank or comment lines indented with a
+ * tab: a scalar it replaced or ended may have taken them in, and standing
+ * alone they are a syntax error.
+ */
+static int check_splices(struct edit *e)
+{
+	const struct doc *d = &e->doc;
+	size_t i, at;
+
+	for (i = 0; i < e->n_sp; i++) {
+		at = e->sp[i].end;
+		if (at > d->base && !is_break(d->buf[at - 1]))
+			at = next_line(d, at);
+		if (tab_filler_at(d, at))
+			return unsupported(e, NULL);
+	}
 	return 0;
 }
 
@@ -1441,14 +1525,29 @@ static size_t value_nodes(const struct edit *e, size_t from)
 	return 2 * (e->n_segs - from) + leaf;
 }
 
-/* A mapping with a collection as a key ("? [a, b]\n: c") has its own
- * layout rules; occ does not rewrite it. */
-static bool has_complex_key(const struct node *map)
+/* Whether key is explicit ("? key"): a '?' on its own comes just before
+ * it (errs on the side of yes: a comment ending in " ?" counts). */
+static bool explicit_key(const struct doc *d, const struct node *key)
+{
+	size_t p = key->start;
+
+	while (p > d->base && is_space(d->buf[p - 1]))
+		p--;
+	if (p == d->base || d->buf[p - 1] != '?' || column(d, p - 1) >= column(d, key->start))
+		return false;
+	return p - 1 == d->base || is_space(d->buf[p - 2]) || d->buf[p - 2] == ',' ||
+	       d->buf[p - 2] == '{';
+}
+
+/* A mapping with an explicit key ("? a\n: b") or a collection as a key has
+ * its own layout rules; occ does not rewrite it. */
+static bool has_complex_key(const struct doc *d, const struct node *map)
 {
 	size_t i;
 
 	for (i = 0; map->kind == N_MAP && i < map->n; i += 2)
-		if (map->kids[i]->kind == N_MAP || map->kids[i]->kind == N_SEQ)
+		if (map->kids[i]->kind == N_MAP || map->kids[i]->kind == N_SEQ ||
+		    explicit_key(d, map->kids[i]))
 			return true;
 	return false;
 }
@@ -1469,7 +1568,7 @@ static int add_to_map(struct edit *e, struct node *map, size_t i)
 	size_t n = entries(map), col;
 
 	e->added = value_nodes(e, i) - 1;
-	if (has_complex_key(map))
+	if (has_complex_key(d, map))
 		return unsupported(e, map);
 	if (map->flow) {
 		if (n)
@@ -1478,16 +1577,52 @@ static int add_to_map(struct edit *e, struct node *map, size_t i)
 		splice(e, flow_tail(map), flow_tail(map), &sb);
 		return 0;
 	}
-	col = column(d, map->kids[0]->start);
-	if (!blank_before(d, map->kids[0]->start) && dash_column(d, map) == NONE)
+	col = column(d, map->body);
+	if (!blank_before(d, map->body) && dash_column(d, map) == NONE)
 		return unsupported(e, map);
 	add_spaces(&sb, col);
 	block_entry(&sb, e, i, col);
 	return insert_line_after(e, map->after, &sb);
 }
 
-/* Text written where an empty value was: "key:" + " v" or "{a}" + ": v". */
-static void fill_empty(struct edit *e, const struct node *empty, struct occ_strbuf *text)
+/*
+ * Put text where scalar or alias n is. A block scalar goes with all its
+ * lines, the break that ended the last one staying. A value written below
+ * its key ("key:\n  value") moves up to the key's line, where its
+ * indentation cannot be wrong.
+ */
+static int replace_scalar(struct edit *e, const struct node *n, struct occ_strbuf *text)
+{
+	const struct doc *d = &e->doc;
+	const struct node *key = key_of(n);
+	struct occ_strbuf sb = OCC_STRBUF_INIT;
+	size_t from = n->kind == N_ALIAS ? n->start : n->body, to = n->end, colon;
+
+	if (is_block_scalar(n)) {
+		to = n->after;
+		if (to > from && is_break(d->buf[to - 1]))
+			occ_strbuf_adds(text, d->nl);
+	}
+	if (key && !key->parent->flow && line_start(d, from) != line_start(d, key->start)) {
+		colon = colon_after(d, key);
+		if (colon == NONE) {
+			occ_strbuf_release(text);
+			return unsupported(e, key);
+		}
+		from = colon + 1;
+		occ_strbuf_addc(&sb, ' ');
+	} else if (n->body > n->start && !is_space(d->buf[from - 1])) {
+		occ_strbuf_addc(&sb, ' ');      /* right after its anchor or tag */
+	}
+	occ_strbuf_add(&sb, text->buf, text->len);
+	occ_strbuf_release(text);
+	splice(e, from, to, &sb);
+	return 0;
+}
+
+/* Text written where an empty value (with no anchor or tag) was: "key:" +
+ * " v" or "{a}" + ": v". */
+static int fill_empty(struct edit *e, const struct node *empty, struct occ_strbuf *text)
 {
 	const struct doc *d = &e->doc;
 	struct occ_strbuf sb = OCC_STRBUF_INIT;
@@ -1495,15 +1630,14 @@ static void fill_empty(struct edit *e, const struct node *empty, struct occ_strb
 
 	while (p > d->base && (d->buf[p - 1] == ' ' || d->buf[p - 1] == '\t'))
 		p--;
-	if (empty->body > empty->start)
-		occ_strbuf_addc(&sb, ' ');              /* after its anchor */
-	else if (p > d->base && d->buf[p - 1] == ':')
+	if (p > d->base && d->buf[p - 1] == ':')
 		occ_strbuf_adds(&sb, p < empty->end ? "" : " ");
 	else
 		occ_strbuf_adds(&sb, ": ");             /* flow "{a, b}" */
 	occ_strbuf_add(&sb, text->buf, text->len);
 	occ_strbuf_release(text);
 	splice(e, empty->end, empty->end, &sb);
+	return 0;
 }
 
 /* The value of key (a null) becomes segments i.. and the leaf. */
@@ -1517,16 +1651,12 @@ static int fill_null(struct edit *e, const struct node *key, const struct node *
 	e->added = value_nodes(e, i);
 	if (key->parent->flow) {
 		flow_value(&sb, e, i);
-		if (null->end == null->body) {
-			fill_empty(e, null, &sb);
-			return 0;
-		}
-		splice(e, null->body, null->end, &sb);
-		return 0;
+		if (null->start == null->end)
+			return fill_empty(e, null, &sb);
+		return replace_scalar(e, null, &sb);
 	}
 	colon = colon_after(d, key);
-	if (colon == NONE ||
-	    (!blank_before(d, key->start) && dash_column(d, key->parent) == NONE))
+	if (colon == NONE || !plain_entry(d, key))
 		return unsupported(e, key);
 	if (null->end > null->body)
 		cut(e, colon + 1, null->end);
@@ -1594,33 +1724,20 @@ static int set_existing(struct edit *e, const struct walk *w)
 	bool flow = n->parent && n->parent->flow;
 
 	e->removed = e->added = 1;
-	if (n->kind == N_MAP || n->kind == N_SEQ)
+	if (n->kind == N_MAP || n->kind == N_SEQ || resolve(n)->kind != N_SCALAR)
 		return fail(e, OCC_EINVALID, n, "it is %s, not a scalar", kind_name(n));
 	if (w->shared)
 		return shared_fail(e, w->shared);
 	if (n->alias_use)
 		return shared_fail(e, n);
-	if (n->kind == N_ALIAS) {
-		if (resolve(n)->kind != N_SCALAR)
-			return fail(e, OCC_EINVALID, n, "it is %s, not a scalar", kind_name(n));
-		add_scalar(&sb, e->leaf->value, e->leaf->style, -1, flow);
-		splice(e, n->start, n->end, &sb);
-		return 0;
-	}
-	add_scalar(&sb, e->leaf->value, e->leaf->style, n->style, flow);
-	if (n->end == n->body) {
-		fill_empty(e, n, &sb);
-		return 0;
-	}
-	if (is_block_scalar(n)) {
-		/* All its lines go, and the break that ended the last one stays. */
-		if (n->after > n->body && is_break(e->doc.buf[n->after - 1]))
-			occ_strbuf_adds(&sb, e->doc.nl);
-		splice(e, n->body, n->after, &sb);
-		return 0;
-	}
-	splice(e, n->body, n->end, &sb);
-	return 0;
+	if (key_of(n) && explicit_key(&e->doc, key_of(n)))
+		return unsupported(e, n);
+	/* An alias is replaced: the node it names is not touched. */
+	add_scalar(&sb, e->leaf->value, e->leaf->style, n->kind == N_ALIAS ? -1 : n->style,
+		   flow);
+	if (n->kind == N_SCALAR && n->start == n->end)
+		return fill_empty(e, n, &sb);
+	return replace_scalar(e, n, &sb);
 }
 
 /* ---- delete ---- */
@@ -1691,6 +1808,8 @@ static int delete_block(struct edit *e, const struct node *c, size_t i)
 
 	if (c->kind == N_SEQ)
 		own_line = dash_column(d, c->kids[i]) != NONE;
+	else if (!plain_entry(d, c->kids[2 * i]))
+		return unsupported(e, c->kids[2 * i]);
 	else
 		own_line = blank_before(d, s);
 	if (c->kind == N_SEQ && !own_line)
@@ -1728,7 +1847,7 @@ static int delete_entry(struct edit *e, const struct walk *w, const struct node 
 	ret = check_orphans(e, entry_start(c, i), entry_end(c, i));
 	if (ret)
 		return ret;
-	if (has_complex_key(c))
+	if (has_complex_key(&e->doc, c))
 		return unsupported(e, c);
 	if (c->flow) {
 		delete_flow(e, c, i);
@@ -1923,6 +2042,8 @@ static int finish(struct edit *e, int ret, bool deleted, char **out, size_t *out
 	char *res = NULL;
 	size_t res_len = 0, i;
 
+	if (!ret)
+		ret = check_splices(e);
 	if (!ret) {
 		res = apply_splices(e, &res_len);
 		ret = check_result(e, res, res_len, deleted);

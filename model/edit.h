@@ -19,18 +19,26 @@
  * byte but '.', '[', ']'; a selector value any byte but ']'. At most
  * OCC_EDIT_MAX_SEGMENTS keys.
  *
- * Errors, common to all three functions:
- *   OCC_EUSAGE     the path is malformed, a value is not UTF-8 or too long
- *   OCC_ESYNTAX    buf is not valid YAML (or not UTF-8)
- *   OCC_EINVALID   buf is larger than OCC_MAX_FILE_SIZE; holds several
+ * Errors, common to all three functions (messages: "cannot edit 'path': ..."
+ * or "invalid path 'path': ..."):
+ *   OCC_EUSAGE     the path is malformed; a value is not UTF-8 or longer
+ *                  than OCC_MAX_STRING
+ *   OCC_ESYNTAX    buf is not valid YAML, not UTF-8, or uses an undefined
+ *                  alias
+ *   OCC_EINVALID   buf is larger than OCC_MAX_FILE_SIZE or beyond the
+ *                  loader's other limits (nodes, aliases); holds several
  *                  documents; the path goes through a scalar or the wrong
- *                  kind of collection; a key is duplicated; or the edit would
- *                  change a node shared through an anchor ("cannot edit
- *                  'x.y': it is shared through the anchor '&a' at L:C")
+ *                  kind of collection; a key or a selector match is
+ *                  duplicated; or the edit would change a node shared
+ *                  through an anchor ("cannot edit 'x.y': it is shared
+ *                  through the anchor '&a' at L:C")
  *   OCC_ENOTFOUND  a selector matches no item; delete of a missing path
- *   OCC_EGENERIC   the layout is one the editor does not rewrite (the file
- *                  is left to the user); never a broken result: every output
- *                  is re-parsed and checked before it is returned
+ *   OCC_EGENERIC   the file's layout at that place is one the editor does
+ *                  not rewrite (explicit "? key" entries, tabs in blank
+ *                  lines, a block scalar ending the file without a line
+ *                  break, ...): err->hint says to edit by hand. Never a
+ *                  broken result: every output is parsed again and checked
+ *                  node by node before it is returned.
  */
 #ifndef OCC_EDIT_H
 #define OCC_EDIT_H

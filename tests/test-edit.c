@@ -280,6 +280,26 @@ static const struct edit_case cases[] = {
 	  "hosts:\n- name: lab\nmounts:\n- source: /a\n  target: /b\n", 2, 2 },
 	{ "append in a file of comments", "---\n# nothing yet\n", APP, "users", NULL, S,
 	  { { "name", "alice", S } }, "---\n# nothing yet\nusers:\n  - name: alice\n", 2, 2 },
+
+	/* layouts the fuzzer found */
+	{ "delete the only item of an anchored list", "users: &u\n  - name: alice\nname: x\n",
+	  DEL, "users[name=alice]", NULL, S, {{0}}, "users: &u []\nname: x\n", 1, 2 },
+	{ "delete the only key of an anchored mapping", "container: &c\n  port: 1\n", DEL,
+	  "container.port", NULL, S, {{0}}, "container: &c {}\n", 1, 2 },
+	{ "delete after a block scalar keeps its break", "a: |\n  x\nb: 1", DEL, "b", NULL, S,
+	  {{0}}, "a: |\n  x\n", 3, 3 },
+	{ "set moves a value below its key up", "name:\n  web\nversion: 1\n", SET, "name",
+	  "api", S, {{0}}, "name: api\nversion: 1\n", 1, 2 },
+	{ "delete with a trailing comma", "container: {port: 3000, }\n", DEL, "container.port",
+	  NULL, S, {{0}}, "container: {}\n", 1, 1 },
+	{ "add after an empty flow value", "image: {ref:\n }\n", SET, "image.pull", "never", S,
+	  {{0}}, "image: {ref: , pull: never\n }\n", 1, 1 },
+	{ "set keeps a tag", "name: !!str web\n", SET, "name", "api", S, {{0}},
+	  "name: !!str api\n", 1, 1 },
+	{ "add after a block scalar and its blank line",
+	  "container:\n  env:\n    MOTD: |\n      hi\n\n  port: 1\n", SET, "container.env.TZ",
+	  "UTC", S, {{0}},
+	  "container:\n  env:\n    MOTD: |\n      hi\n\n    TZ: UTC\n  port: 1\n", 5, 6 },
 };
 
 struct error_case {
@@ -347,6 +367,13 @@ static const struct error_case errors[] = {
 	  "more than one YAML document", 2, 1 },
 	{ "root is a list", "- a\n- b\n", SET, "a", OCC_EINVALID,
 	  "the top level is a sequence, not a mapping", 1, 1 },
+	{ "undefined alias", "a: *x\n", SET, "a", OCC_ESYNTAX, "undefined alias", 1, 4 },
+	{ "explicit keys are left alone", "? a\n: 1\n", SET, "b", OCC_EGENERIC,
+	  "not one occ rewrites", 1, 1 },
+	{ "a block scalar ends the file", "a: |\n  x", SET, "b", OCC_EGENERIC,
+	  "not one occ rewrites", 0, 0 },
+	{ "a BOM inside the file", "a: 1\n\xef\xbb\xbf", SET, "a", OCC_EGENERIC,
+	  "not one occ rewrites", 2, 1 },
 };
 
 /* ---- helpers ---- */
