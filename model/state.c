@@ -22,9 +22,11 @@
 #define DEFAULT_HEALTH_MS (60 * 1000)
 #define DEFAULT_RESYNC_MS (5 * 60 * 1000)
 
-/* opencode's data, config, state and cache directories (XDG layout of the
- * image's user); one volume each keeps sessions across recreates. */
+/* The users' home directories, and opencode's data, config, state and cache
+ * directories (XDG layout of the image's user): one volume each keeps them
+ * across recreates and image updates. */
 static const struct { const char *name, *target; } default_volumes[] = {
+	{ "home", "/home" },
 	{ "data", "/home/opencode/.local/share/opencode" },
 	{ "config", "/home/opencode/.config/opencode" },
 	{ "state", "/home/opencode/.local/state/opencode" },

@@ -205,7 +205,7 @@ static const struct valid_case valid_cases[] = {
 	       "image.build.enabled=false", "container.port=3000", "container.bind=127.0.0.1",
 	       "container.container_port=3000", "container.restart=unless-stopped",
 	       "container.health.path=(null)", "container.health.timeout_ms=60000",
-	       "container.running=true", "volumes_default=true", "n_volumes=4", "n_hosts=0",
+	       "container.running=true", "volumes_default=true", "n_volumes=5", "n_hosts=0",
 	       "default_host=(null)", "service.install=false", "watch.resync_ms=300000",
 	       "watch.self_heal=true", "!users[", NULL } },
 	{ V "name: my-project\nimage:\n  ref: ghcr.io/owner/opencode:1.2.3\n  pull: always\n",
@@ -693,6 +693,7 @@ END_TEST
 START_TEST(test_defaults_values)
 {
 	static const struct { const char *name, *target; } vols[] = {
+		{ "home", "/home" },
 		{ "data", "/home/opencode/.local/share/opencode" },
 		{ "config", "/home/opencode/.config/opencode" },
 		{ "state", "/home/opencode/.local/state/opencode" },
@@ -716,8 +717,8 @@ START_TEST(test_defaults_values)
 	ck_assert_uint_eq(st->n_users, 0);
 	ck_assert_uint_eq(st->n_mounts, 0);
 	ck_assert(st->volumes_default);
-	ck_assert_uint_eq(st->n_volumes, 4);
-	for (i = 0; i < 4; i++) {
+	ck_assert_uint_eq(st->n_volumes, OCC_ARRAY_SIZE(vols));
+	for (i = 0; i < OCC_ARRAY_SIZE(vols); i++) {
 		ck_assert_str_eq(st->volumes[i].name, vols[i].name);
 		ck_assert_str_eq(st->volumes[i].target, vols[i].target);
 	}
@@ -1403,7 +1404,7 @@ END_TEST
 START_TEST(test_volume_docker_name)
 {
 	struct occ_state *st = occ_state_new_default();
-	char *n = occ_volume_docker_name(st, &st->volumes[0]);
+	char *n = occ_volume_docker_name(st, &st->volumes[1]);
 
 	ck_assert_str_eq(n, "opencode-cloud-data");
 	free(n);
