@@ -460,6 +460,8 @@ static struct occ_state *body_state(void)
 		free(st->volumes[i].target);
 	}
 	st->n_volumes = 1;
+	free(st->volumes[0].name);
+	st->volumes[0].name = occ_xstrdup("data");
 	free(st->volumes[0].target);
 	st->volumes[0].target = occ_xstrdup("/data");
 	return st;

@@ -94,6 +94,7 @@ static void ck_file(const struct occ_users_file *f, const char *want, const char
 static void want_set(struct occ_users_want *w, const char *name, const char *hash,
 		     bool enabled, const char *shell)
 {
+	memset(w, 0, sizeof(*w));
 	w->name = occ_xstrdup(name);
 	w->hash = occ_xstrdup(hash);
 	w->enabled = enabled;
