@@ -19,6 +19,7 @@
 #include "cli/sub.h"
 #include "cli/targets.h"
 #include "cli/txn.h"
+#include "drivers/docker/docker.h"
 #include "model/password.h"
 #include "model/util.h"
 #include "reconciler/apply.h"
@@ -26,7 +27,7 @@
 struct user_opts {
 	enum occ_pw_mode pw;
 	const char *shell;
-	bool disabled, no_apply, force;
+	bool disabled, no_apply, force, remove_home;
 };
 
 static int on_user_opt(void *ctx, int opt, const char *arg)
@@ -40,6 +41,7 @@ static int on_user_opt(void *ctx, int opt, const char *arg)
 	case 'd': o->disabled = true; break;
 	case 'N': o->no_apply = true; break;
 	case 'F': o->force = true; break;
+	case 'H': o->remove_home = true; break;
 	}
 	return 0;
 }
@@ -51,6 +53,7 @@ static const struct option user_long[] = {
 	{ "disabled", no_argument, NULL, 'd' },
 	{ "no-apply", no_argument, NULL, 'N' },
 	{ "force", no_argument, NULL, 'F' },
+	{ "remove-home", no_argument, NULL, 'H' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -153,6 +156,31 @@ out:
 	return ret;
 }
 
+/* --remove-home: after the account is gone, its home directory on every host. */
+static int remove_home(struct occ_cli *cli, const char *name)
+{
+	struct occ_targets t;
+	bool failed = false;
+	int ret = occ_cli_targets_open(cli, &t);
+
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < t.n; i++) {
+		struct occ_target *tg = &t.items[i];
+
+		if (tg->rc == 0)
+			tg->rc = occ_docker_remove_home(tg->driver, tg->eff->name, name, &tg->err);
+		if (tg->rc) {
+			occ_cli_print_error(cli, &tg->err);
+			failed = true;
+		} else {
+			occ_cli_info(cli, "%s: removed /home/%s\n", tg->name, name);
+		}
+	}
+	occ_cli_targets_release(&t);
+	return failed ? OCC_EXIT_ERROR : 0;
+}
+
 static int user_remove(struct occ_cli *cli, int argc, char **argv)
 {
 	struct user_opts o = { 0 };
@@ -163,6 +191,9 @@ static int user_remove(struct occ_cli *cli, int argc, char **argv)
 
 	if (ret)
 		return ret;
+	if (o.remove_home && o.no_apply)
+		return occ_cli_usage_error(cli, "--remove-home needs the account removed first: "
+					   "drop --no-apply");
 	ret = occ_cli_txn_begin(&t, cli, "user remove");
 	if (ret)
 		return ret;
@@ -188,7 +219,10 @@ static int user_remove(struct occ_cli *cli, int argc, char **argv)
 	sel = selector(name, NULL);
 	ret = occ_cli_txn_delete(&t, sel);
 	if (ret == 0)
-		ret = finish(cli, &t, &o, "user remove", "removed user (its home directory is kept)");
+		ret = finish(cli, &t, &o, "user remove", o.remove_home ? "removed user" :
+			     "removed user (its home directory is kept; --remove-home deletes it)");
+	if (ret == 0 && o.remove_home)
+		ret = remove_home(cli, name);
 out:
 	free(sel);
 	occ_cli_txn_end(&t);
@@ -356,7 +390,8 @@ static int user_list(struct occ_cli *cli, int argc, char **argv)
 static const struct occ_subcmd user_cmds[] = {
 	{ "add", user_add, "NAME [--password-stdin|--generate] [--shell SH] [--disabled]",
 	  "add a user and create the account" },
-	{ "remove", user_remove, "NAME [--force]", "remove a user (home directory kept)" },
+	{ "remove", user_remove, "NAME [--force] [--remove-home]",
+	  "remove a user (home kept unless --remove-home)" },
 	{ "list", user_list, "[--json] [-q]", "list the users" },
 	{ "passwd", user_passwd, "NAME [--password-stdin|--generate]", "change a password" },
 	{ "enable", user_enable, "NAME", "unlock a user's account" },

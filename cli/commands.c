@@ -52,7 +52,7 @@ const struct occ_cmd occ_commands[] = {
 	{ "user", cmd_user, CMD_LOAD_STATE | CMD_DEFAULT_STATE,
 	  "add|remove|list|passwd|enable|disable ...", "manage the users who can log in",
 	  "  occ user add NAME [--password-stdin|--generate] [--shell SH] [--disabled]\n"
-	  "  occ user remove NAME [--force]\n"
+	  "  occ user remove NAME [--force] [--remove-home]\n"
 	  "  occ user list [--json] [-q]\n"
 	  "  occ user passwd NAME [--password-stdin|--generate]\n"
 	  "  occ user enable NAME | occ user disable NAME\n\n"

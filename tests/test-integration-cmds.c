@@ -215,6 +215,37 @@ START_TEST(test_password_never_in_argv)
 }
 END_TEST
 
+/* Homes are kept on `user remove`, deleted only with --remove-home. */
+START_TEST(test_user_remove_home)
+{
+	char *st = occ_xasprintf("%s/pw.yaml", tmp), *name = occ_xasprintf("%s-pw", project);
+	const char *add[] = { "user", "add", "frank", "--generate", "-f", st, NULL };
+	const char *rm_home[] = { "user", "remove", "frank", "--remove-home", "-f", st, NULL };
+	const char *rm_keep[] = { "user", "remove", "erin", "-f", st, NULL };
+	char *cmd, *out;
+
+	occ_expect(0, NULL, add);
+	out = sh_out((cmd = occ_xasprintf("docker exec %s sh -c 'test -d /home/frank && echo yes'", name)));
+	ck_assert_str_eq(out, "yes");
+	free(out);
+	free(cmd);
+	occ_expect(0, "removed /home/frank", rm_home);
+	out = sh_out((cmd = occ_xasprintf("docker exec %s sh -c 'test -e /home/frank || echo gone; "
+					  "grep -c ^frank: /etc/passwd'", name)));
+	ck_assert_str_eq(out, "gone\n0");
+	free(out);
+	free(cmd);
+	occ_expect(0, "home directory is kept", rm_keep);
+	out = sh_out((cmd = occ_xasprintf("docker exec %s sh -c 'test -d /home/erin && echo kept; "
+					  "grep -c ^erin: /etc/passwd'", name)));
+	ck_assert_str_eq(out, "kept\n0");
+	free(out);
+	free(cmd);
+	free(name);
+	free(st);
+}
+END_TEST
+
 static void setup(void)
 {
 	char *cmd;
@@ -258,6 +289,7 @@ int main(void)
 	tcase_add_unchecked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_commands_end_to_end);
 	tcase_add_test(tc, test_password_never_in_argv);
+	tcase_add_test(tc, test_user_remove_home);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -229,6 +229,10 @@ int occ_docker__parse_volume_list(struct occ_obs_volume **vols, size_t *n,
 /* The "Id" of a create answer. Caller frees *out. */
 int occ_docker__parse_id(char **out, const char *json, size_t len, struct occ_error *err);
 
+/* An exec inspect answer: whether it still runs, and its exit code. */
+int occ_docker__parse_exec(bool *running, int *exit_code, const char *json, size_t len,
+			   struct occ_error *err);
+
 /* The Labels of a volume create/inspect answer, into out (initialised). */
 int occ_docker__parse_volume_labels(struct occ_kvlist *out, const char *json, size_t len,
 				    struct occ_error *err);

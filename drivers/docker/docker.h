@@ -80,4 +80,13 @@ int occ_docker_logs(struct occ_driver *d, const char *container,
 int occ_docker_volume_remove(struct occ_driver *d, const char *project, const char *name,
 			     struct occ_error *err);
 
+/*
+ * Delete /home/<user> in the project's running container (occ user remove
+ * --remove-home). Only in a container occ created for project; user must be a
+ * valid user name. OCC_ENOTFOUND, OCC_ECONFLICT, OCC_EGENERIC (not running,
+ * rm failed), OCC_ETIMEOUT.
+ */
+int occ_docker_remove_home(struct occ_driver *d, const char *project, const char *user,
+			   struct occ_error *err);
+
 #endif

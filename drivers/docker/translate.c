@@ -537,6 +537,19 @@ int occ_docker__parse_id(char **out, const char *json, size_t len, struct occ_er
 	return 0;
 }
 
+int occ_docker__parse_exec(bool *running, int *exit_code, const char *json, size_t len,
+			   struct occ_error *err)
+{
+	json_t *root = load_object(json, len, "exec inspect answer", err);
+
+	if (!root)
+		return err->code;
+	*running = json_is_true(json_object_get(root, "Running"));
+	*exit_code = (int)json_integer_value(json_object_get(root, "ExitCode"));
+	json_decref(root);
+	return 0;
+}
+
 int occ_docker__parse_volume_labels(struct occ_kvlist *out, const char *json, size_t len,
 				    struct occ_error *err)
 {
