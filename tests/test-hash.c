@@ -107,8 +107,9 @@ static const char *const differ[] = {
 	"version: 1\nname: web\nimage: {ref: 'img:1'}\ncontainer: {port: 3000, env: {A: '1', B: two}}\n"
 	"mounts: [{source: /srv/a, target: /a}, {source: /srv/b, target: /b, readonly: true}]\n"
 	"volumes: [{name: data, target: /var/data}]\n",
-	"version: 1\nname: web\nimage: {ref: 'img:1'}\ncontainer: {port: 3000, env: {A: '1', B: two}}\n"
-	"mounts: [{source: /srv/a, target: /a}, {source: /srv/b, target: /b, readonly: true}]\n",
+	/* no volumes at all (parenthesised: one string on purpose) */
+	("version: 1\nname: web\nimage: {ref: 'img:1'}\ncontainer: {port: 3000, env: {A: '1', B: two}}\n"
+	 "mounts: [{source: /srv/a, target: /a}, {source: /srv/b, target: /b, readonly: true}]\n"),
 };
 
 START_TEST(test_same_hash)

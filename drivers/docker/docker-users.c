@@ -366,7 +366,7 @@ void occ_docker__users_tar(struct occ_strbuf *out, const struct occ_users_result
 	/* shadow keeps its owner (root:shadow on Debian) and mode, never world-readable */
 	tar_file(out, "etc/shadow", sh, sh->mode & 0640, sh->uid, sh->gid, mtime);
 	if (res->n_managed)
-		tar_entry(out, ACCOUNTS_MARKER + 1, '0', 0644, 0, 0, marker_text,
+		tar_entry(out, &ACCOUNTS_MARKER[1], '0', 0644, 0, 0, marker_text,
 			  sizeof(marker_text) - 1, mtime);
 	for (size_t i = 0; i < res->n_homes; i++) {
 		const struct occ_users_home *h = &res->homes[i];
