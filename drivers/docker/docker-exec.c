@@ -40,11 +40,10 @@ static int exec_rm(struct occ_docker *dk, const char *container, const char *pat
 	char *body = NULL, *create = NULL, *id = NULL, *start = NULL, *inspect = NULL;
 	struct occ_strbuf q = OCC_STRBUF_INIT;
 	uint64_t deadline = occ_now_ms() + EXEC_TIMEOUT_MS;
-	struct occ_docker_resp resp;
+	struct occ_docker_resp resp = { 0 };  /* each call initialises it */
 	bool running = true;
 	int code = -1, ret;
 
-	occ_docker__resp_init(&resp);
 	occ_strbuf_init(&q);
 	occ_docker__url_escape(&q, container);
 	create = occ_xasprintf("/containers/%s/exec", q.buf);
