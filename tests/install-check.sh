@@ -6,7 +6,6 @@ set -euo pipefail
 build=$1
 dest=$(mktemp -d /tmp/occ-install-XXXXXX)
 trap 'rm -rf "$dest"' EXIT
-
 DESTDIR="$dest" cmake --install "$build" --prefix /usr >/dev/null
 failed=0
 for f in usr/bin/occ usr/bin/opencode-cloud usr/share/man/man1/occ.1 \
