@@ -14,6 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=$(nproc)
 
+bash tests/install-deps.sh
+
 . tests/lab/dockerd.sh
 trap lab_dockerd_stop EXIT
 
