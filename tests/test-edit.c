@@ -433,84 +433,75 @@ static void changed_window(const char *a, size_t na, const char *b, size_t nb,
 	*end = e > p ? e : p;
 }
 
-/* Look path up in a libyaml document: NULL when missing. */
+/* The value of key in a libyaml mapping node, or NULL. */
+static yaml_node_t *map_value(yaml_document_t *doc, yaml_node_t *map, const char *key)
+{
+	yaml_node_pair_t *pair;
+
+	if (!map || map->type != YAML_MAPPING_NODE)
+		return NULL;
+	for (pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = yaml_document_get_node(doc, pair->key);
+
+		if (k->type == YAML_SCALAR_NODE && !strcmp((char *)k->data.scalar.value, key))
+			return yaml_document_get_node(doc, pair->value);
+	}
+	return NULL;
+}
+
+static const char *scalar_value(yaml_node_t *n)
+{
+	return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+/* The item of a libyaml sequence node whose field is want, or NULL. */
+static yaml_node_t *seq_select(yaml_document_t *doc, yaml_node_t *seq, const char *field,
+			       const char *want)
+{
+	yaml_node_item_t *item;
+
+	if (!seq || seq->type != YAML_SEQUENCE_NODE)
+		return NULL;
+	for (item = seq->data.sequence.items.start; item < seq->data.sequence.items.top; item++) {
+		yaml_node_t *it = yaml_document_get_node(doc, *item);
+		const char *v = scalar_value(map_value(doc, it, field));
+
+		if (v && !strcmp(v, want))
+			return it;
+	}
+	return NULL;
+}
+
+/* Look path up in a libyaml document, independently of edit.c: NULL when
+ * missing. */
 static yaml_node_t *lookup(yaml_document_t *doc, const char *path)
 {
 	char *copy = strdup(path), *p = copy;
 	yaml_node_t *cur = yaml_document_get_root_node(doc);
 
 	while (cur && *p) {
-		char *key = p, *field = NULL, *want = NULL;
-		yaml_node_t *next = NULL;
-		yaml_node_pair_t *pair;
-		yaml_node_item_t *item;
+		char *key = p, *field, *want;
 
 		p += strcspn(p, ".[");
-		if (*p == '[') {
-			*p++ = '\0';
-			field = p;
-			p += strcspn(p, "=");
-			*p++ = '\0';
-			want = p;
-			p += strcspn(p, "]");
-			*p++ = '\0';
-		}
-		if (*p)
-			*p++ = '\0';
-		if (cur->type != YAML_MAPPING_NODE) {
-			cur = NULL;
-			break;
-		}
-		for (pair = cur->data.mapping.pairs.start; pair < cur->data.mapping.pairs.top; pair++) {
-			yaml_node_t *k = yaml_document_get_node(doc, pair->key);
-
-			if (k->type == YAML_SCALAR_NODE && !strcmp((char *)k->data.scalar.value, key))
-				next = yaml_document_get_node(doc, pair->value);
-		}
-		cur = next;
-		if (!cur || !field)
+		if (*p != '[') {
+			if (*p)
+				*p++ = '\0';
+			cur = map_value(doc, cur, key);
 			continue;
-		next = NULL;
-		if (cur->type == YAML_SEQUENCE_NODE) {
-			for (item = cur->data.sequence.items.start; item < cur->data.sequence.items.top;
-			     item++) {
-				yaml_node_t *it = yaml_document_get_node(doc, *item);
-				char sub[256];
-				yaml_node_t *v;
-
-				if (it->type != YAML_MAPPING_NODE)
-					continue;
-				snprintf(sub, sizeof(sub), "%s", field);
-				for (pair = it->data.mapping.pairs.start;
-				     pair < it->data.mapping.pairs.top; pair++) {
-					yaml_node_t *k = yaml_document_get_node(doc, pair->key);
-
-					v = yaml_document_get_node(doc, pair->value);
-					if (k->type == YAML_SCALAR_NODE && v->type == YAML_SCALAR_NODE &&
-					    !strcmp((char *)k->data.scalar.value, sub) &&
-					    !strcmp((char *)v->data.scalar.value, want))
-						next = it;
-				}
-			}
 		}
-		cur = next;
+		*p++ = '\0';
+		field = p;
+		p += strcspn(p, "=");
+		*p++ = '\0';
+		want = p;
+		p += strcspn(p, "]");
+		*p++ = '\0';
+		if (*p)
+			p++;
+		cur = seq_select(doc, map_value(doc, cur, key), field, want);
 	}
 	free(copy);
 	return cur;
-}
-
-static const char *map_get(yaml_document_t *doc, yaml_node_t *map, const char *key)
-{
-	yaml_node_pair_t *pair;
-
-	for (pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++) {
-		yaml_node_t *k = yaml_document_get_node(doc, pair->key);
-		yaml_node_t *v = yaml_document_get_node(doc, pair->value);
-
-		if (!strcmp((char *)k->data.scalar.value, key) && v->type == YAML_SCALAR_NODE)
-			return (const char *)v->data.scalar.value;
-	}
-	return NULL;
 }
 
 /* The result re-parses (with libyaml's loader) and holds the edit. */
@@ -536,7 +527,8 @@ static void check_reparse(const struct edit_case *c, const char *out, size_t len
 		last = yaml_document_get_node(&doc, n->data.sequence.items.top[-1]);
 		ck_assert(last->type == YAML_MAPPING_NODE);
 		for (i = 0; i < n_fields(c); i++)
-			ck_assert_str_eq(map_get(&doc, last, c->fields[i].key), c->fields[i].value);
+			ck_assert_str_eq(scalar_value(map_value(&doc, last, c->fields[i].key)),
+					 c->fields[i].value);
 	}
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&parser);
@@ -706,7 +698,8 @@ START_TEST(test_round_trip_values)
 				ret = occ_edit_set(&out, &out_len, docs[j], strlen(docs[j]),
 						   paths[j], values[i],
 						   s ? OCC_EDIT_PLAIN : OCC_EDIT_STRING, &err);
-				ck_assert_msg(ret == 0, "%s in %s: %s", values[i], docs[j], err.msg);
+				ck_assert_msg(ret == 0, "%s in %s: %s", values[i], docs[j],
+					      err.msg);
 				check_reparse(&c, out, out_len);
 				free(out);
 			}
