@@ -400,8 +400,7 @@ char *occ_data_dir(void)
 	return xdg_dir("XDG_DATA_HOME", ".local/share");
 }
 
-/* Lexically normalise an absolute path: collapse "//", drop ".", resolve "..". */
-static char *normalise(const char *abs)
+char *occ_path_normalise(const char *abs)
 {
 	struct occ_strbuf sb = OCC_STRBUF_INIT;
 	const char *p = abs;
@@ -453,7 +452,7 @@ char *occ_path_resolve(const char *path, const char *base_dir)
 		else
 			joined = occ_xasprintf("%s/%s", cwd, path);
 	}
-	ret = normalise(joined);
+	ret = occ_path_normalise(joined);
 	free(joined);
 	return ret;
 }

@@ -81,6 +81,10 @@ char *occ_data_dir(void);
  * ".." components are normalised lexically. Caller frees. */
 char *occ_path_resolve(const char *path, const char *base_dir);
 
+/* Lexically normalise path as if rooted: collapse "//", drop ".", resolve ".."
+ * (never above the root). The result starts with '/'. No I/O. Caller frees. */
+char *occ_path_normalise(const char *path);
+
 /* The directory part of path ("." for a bare name). Caller frees. */
 char *occ_path_dirname(const char *path);
 

@@ -153,24 +153,6 @@ static void set_options(struct stream *s, const char *url, const char *socket_pa
 	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, s);
 }
 
-static enum occ_docker_fail fail_kind(CURLcode rc)
-{
-	switch (rc) {
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_COULDNT_RESOLVE_HOST:
-		return OCC_DOCKER_FAIL_CONNECT;
-	case CURLE_OPERATION_TIMEDOUT:
-		return OCC_DOCKER_FAIL_TIMEOUT;
-	case CURLE_GOT_NOTHING:
-	case CURLE_RECV_ERROR:
-	case CURLE_SEND_ERROR:
-	case CURLE_PARTIAL_FILE:
-		return OCC_DOCKER_FAIL_LOST;
-	default:
-		return OCC_DOCKER_FAIL_OTHER;
-	}
-}
-
 /* How the transfer ended, as the slot's contract has it. */
 static int outcome(struct stream *s, CURLcode rc, const char *endpoint, struct occ_error *err)
 {
@@ -184,7 +166,8 @@ static int outcome(struct stream *s, CURLcode rc, const char *endpoint, struct o
 	}
 	if (rc != CURLE_OK) {
 		curl_easy_getinfo(s->curl, CURLINFO_OS_ERRNO, &os_errno);
-		return occ_docker__connect_error(err, endpoint, fail_kind(rc), (int)os_errno,
+		return occ_docker__connect_error(err, endpoint, occ_docker__fail_kind(rc),
+						 (int)os_errno,
 						 s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc));
 	}
 	if (s->resp.status != 200)

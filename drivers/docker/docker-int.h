@@ -154,6 +154,9 @@ enum occ_docker_fail {
 int occ_docker__connect_error(struct occ_error *err, const char *endpoint,
 			      enum occ_docker_fail fail, int os_errno, const char *detail);
 
+/* Which of the failures above a libcurl result code (CURLcode) is. */
+enum occ_docker_fail occ_docker__fail_kind(int curl_code);
+
 /* The API version to use for a daemon's Api-Version: min(daemon, 1.45);
  * OCC_EVERSION below 1.40, OCC_EAPI when unparsable. Pure. */
 int occ_docker__negotiate_version(char out[16], const char *daemon_api,

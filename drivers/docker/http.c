@@ -419,9 +419,9 @@ static void set_options(struct xfer *x, const char *url, struct curl_slist **hdr
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, *hdrs);
 }
 
-static enum occ_docker_fail fail_kind(CURLcode rc)
+enum occ_docker_fail occ_docker__fail_kind(int curl_code)
 {
-	switch (rc) {
+	switch ((CURLcode)curl_code) {
 	case CURLE_COULDNT_CONNECT:
 	case CURLE_COULDNT_RESOLVE_HOST:
 		return OCC_DOCKER_FAIL_CONNECT;
@@ -465,7 +465,8 @@ static int perform(struct occ_docker_http *h, const struct occ_docker_req *req,
 	}
 	if (rc != CURLE_OK) {
 		curl_easy_getinfo(h->curl, CURLINFO_OS_ERRNO, &os_errno);
-		ret = occ_docker__connect_error(err, h->t.endpoint, fail_kind(rc), (int)os_errno,
+		ret = occ_docker__connect_error(err, h->t.endpoint, occ_docker__fail_kind(rc),
+						(int)os_errno,
 						h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc));
 		goto out;
 	}

@@ -131,37 +131,15 @@ bool occ_docker__glob(const char *p, const char *s)
 	}
 }
 
-/* Lexically clean a pattern or path: no leading '/', no "." or empty parts. */
+/* Lexically clean a pattern or path: no leading '/', no "." or empty parts,
+ * ".." resolved without climbing out of the context. */
 static char *clean_path(const char *in)
 {
-	struct occ_strbuf sb = OCC_STRBUF_INIT;
-	const char *p = in;
+	char *rooted = occ_path_normalise(in);
+	char *rel = occ_xstrdup(rooted + 1);
 
-	occ_strbuf_init(&sb);
-	while (*p) {
-		const char *seg;
-		size_t n;
-
-		while (*p == '/')
-			p++;
-		seg = p;
-		while (*p && *p != '/')
-			p++;
-		n = (size_t)(p - seg);
-		if (n == 0 || (n == 1 && seg[0] == '.'))
-			continue;
-		if (n == 2 && seg[0] == '.' && seg[1] == '.') {
-			char *slash = strrchr(sb.buf, '/');
-
-			sb.len = slash ? (size_t)(slash - sb.buf) : 0;
-			sb.buf[sb.len] = '\0';
-			continue;
-		}
-		if (sb.len)
-			occ_strbuf_addc(&sb, '/');
-		occ_strbuf_add(&sb, seg, n);
-	}
-	return occ_strbuf_detach(&sb);
+	free(rooted);
+	return rel;
 }
 
 static void ignore_add(struct occ_docker_ignore *ig, const char *line, size_t n)
