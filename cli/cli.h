@@ -122,6 +122,7 @@ int cmd_watch(struct occ_cli *cli, int argc, char **argv);
 int cmd_man(struct occ_cli *cli, int argc, char **argv);
 int cmd_user(struct occ_cli *cli, int argc, char **argv);
 int cmd_mount(struct occ_cli *cli, int argc, char **argv);
+int cmd_host(struct occ_cli *cli, int argc, char **argv);
 int cmd_config(struct occ_cli *cli, int argc, char **argv);
 int cmd_volume(struct occ_cli *cli, int argc, char **argv);
 int cmd_install(struct occ_cli *cli, int argc, char **argv);

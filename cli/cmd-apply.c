@@ -133,47 +133,71 @@ static char *service_url(const struct occ_state *st)
 	return occ_xasprintf("http://%s:%u/", bind, st->container.port);
 }
 
-static void apply_target(struct occ_cli *cli, struct occ_target *tg, const struct occ_apply_opts *o,
-			 struct occ_json *j)
+/* One host's apply, run concurrently with the others: it prints progress
+ * lines as they happen and keeps everything else for report_target. */
+struct host_apply {
+	struct occ_cli *cli;
+	const struct occ_apply_opts *opts;
+	struct occ_target *tg;
+	struct occ_apply_report rep;
+	struct occ_json j;      /* --json: this host's "applied" array */
+	bool ran;
+};
+
+static void apply_target(struct occ_target *tg, void *vctx)
 {
-	struct apply_ctx ctx = { cli, tg, NULL };
+	struct host_apply *all = vctx, *ha = &all[tg - all[0].tg];
+	struct apply_ctx ctx = { ha->cli, tg, NULL };
 	struct occ_apply_hooks hooks = {
 		.ctx = &ctx, .action_start = on_action_start, .action_done = on_action_done,
 		.health_start = on_health_start, .health_done = on_health_done,
 	};
-	struct occ_apply_opts opts = *o;
-	struct occ_apply_report rep;
+	struct occ_apply_opts opts = *ha->opts;
 
+	if (!tg->planned || occ_plan_empty(&tg->plan))
+		return;
+	ha->ran = true;
 	opts.host = tg->name;
+	if (ha->cli->json) {
+		occ_json_init(&ha->j);
+		occ_json_arr_begin(&ha->j);
+		ctx.j = &ha->j;
+	}
+	occ_cli_target_progress(ha->cli, tg);
+	tg->rc = occ_apply_plan(tg->driver, tg->eff, &tg->obs, &tg->plan, &opts, &hooks, &ha->rep,
+				&tg->err);
+	if (ha->cli->json)
+		occ_json_arr_end(&ha->j);
+}
+
+static void report_target(struct occ_cli *cli, struct host_apply *ha, struct occ_json *j)
+{
+	struct occ_target *tg = ha->tg;
+
+	if (!ha->ran)
+		return;
 	if (j) {
 		occ_json_obj_begin(j);
 		occ_json_kstr(j, "host", tg->name);
 		occ_json_key(j, "applied");
-		occ_json_arr_begin(j);
-		ctx.j = j;
-	}
-	occ_cli_target_progress(cli, tg);
-	tg->rc = occ_apply_plan(tg->driver, tg->eff, &tg->obs, &tg->plan, &opts, &hooks, &rep,
-				&tg->err);
-	if (j) {
-		occ_json_arr_end(j);
+		occ_json_raw(j, ha->j.sb.buf);
 		occ_json_kbool(j, "ok", tg->rc == 0);
 		if (tg->rc)
 			occ_json_kstr(j, "error", tg->err.msg);
-		occ_json_kint(j, "elapsed_ms", (int64_t)rep.elapsed_ms);
+		occ_json_kint(j, "elapsed_ms", (int64_t)ha->rep.elapsed_ms);
 		occ_json_obj_end(j);
 		return;
 	}
 	if (tg->rc) {
 		occ_cli_print_error(cli, &tg->err);
 		fprintf(stderr, "%s: stopped after %zu of the planned actions; the next apply "
-			"continues from here\n", tg->name, rep.n_done);
+			"continues from here\n", tg->name, ha->rep.n_done);
 		return;
 	}
 	if (!cli->quiet) {
 		char *url = service_url(tg->eff);
 
-		fprintf(stderr, "%s: converged in %.2f s%s%s\n", tg->name, rep.elapsed_ms / 1000.0,
+		fprintf(stderr, "%s: converged in %.2f s%s%s\n", tg->name, ha->rep.elapsed_ms / 1000.0,
 			tg->eff->container.running ? ", service at " : "",
 			tg->eff->container.running ? url : "");
 		free(url);
@@ -191,6 +215,7 @@ int occ_cli_apply(struct occ_cli *cli, const struct occ_apply_opts *o, const cha
 	bool failed = false, changes = false;
 	char *journal = occ_journal_default_path(cli->state->name);
 	struct occ_apply_opts opts = *o;
+	struct host_apply *ha;
 	int ret;
 
 	occ_error_clear(&err);
@@ -229,13 +254,19 @@ int occ_cli_apply(struct occ_cli *cli, const struct occ_apply_opts *o, const cha
 		occ_json_key(&j, "hosts");
 		occ_json_arr_begin(&j);
 	}
+	ha = occ_xcalloc(t.n, sizeof(*ha));
+	for (size_t i = 0; i < t.n; i++)
+		ha[i] = (struct host_apply){ .cli = cli, .opts = &opts, .tg = &t.items[i] };
+	occ_cli_targets_run(&t, apply_target, ha);
 	for (size_t i = 0; i < t.n; i++) {
-		struct occ_target *tg = &t.items[i];
-
-		if (tg->planned && !occ_plan_empty(&tg->plan))
-			apply_target(cli, tg, &opts, cli->json ? &j : NULL);
-		failed |= tg->rc != 0;
+		report_target(cli, &ha[i], cli->json ? &j : NULL);
+		failed |= t.items[i].rc != 0;
+		if (cli->json && ha[i].ran)
+			occ_json_release(&ha[i].j);
 	}
+	free(ha);
+	if (!cli->json)
+		occ_cli_print_host_summary(cli, &t, true);
 	if (cli->json) {
 		occ_json_arr_end(&j);
 		occ_json_kbool(&j, "changes", changes);

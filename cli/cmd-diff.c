@@ -103,6 +103,7 @@ int cmd_diff(struct occ_cli *cli, int argc, char **argv)
 		occ_json_release(&j);
 	} else {
 		occ_cli_print_plans(cli, &t, NULL);
+		occ_cli_print_host_summary(cli, &t, false);
 	}
 	occ_cli_targets_release(&t);
 	if (failed)

@@ -74,14 +74,9 @@ int cmd_logs(struct occ_cli *cli, int argc, char **argv)
 	}
 	if (optind < argc)
 		return occ_cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
-	ret = occ_cli_targets_open(cli, &t);
+	ret = occ_cli_targets_open_one(cli, &t);
 	if (ret)
 		return ret;
-	if (t.n > 1) {
-		occ_cli_errorf(cli, "the state file lists %zu hosts: choose one with --host NAME", t.n);
-		ret = OCC_EXIT_USAGE;
-		goto out;
-	}
 	tg = &t.items[0];
 	if (tg->rc == 0)
 		tg->rc = occ_docker_logs(tg->driver, tg->eff->name, &o, write_out, NULL, &tg->err);
@@ -91,7 +86,6 @@ int cmd_logs(struct occ_cli *cli, int argc, char **argv)
 		occ_cli_print_error(cli, &tg->err);
 		ret = OCC_EXIT_ERROR;
 	}
-out:
 	occ_cli_targets_release(&t);
 	return ret;
 }

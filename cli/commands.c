@@ -70,6 +70,26 @@ const struct occ_cmd occ_commands[] = {
 	  "SRC must exist; / and your home directory itself need --force. A relative SRC\n"
 	  "is taken from the current directory. Mounts change the container: the next\n"
 	  "'occ apply' recreates it ('occ diff' shows why); --apply does it now.\n" },
+	{ "host", cmd_host, CMD_LOAD_STATE | CMD_DEFAULT_STATE,
+	  "add|remove|list|show|edit|test|default ...", "manage the machines to converge",
+	  "  occ host add NAME [USER@]ADDRESS [-u USER] [-p PORT] [-i KEY] [--socket PATH]\n"
+	  "                    [--accept-new] [--no-test] [--apply]\n"
+	  "  occ host remove NAME\n"
+	  "  occ host list [--json] [-q]\n"
+	  "  occ host show NAME [--json]\n"
+	  "  occ host edit NAME [--address A] [-u USER] [-p PORT] [-i KEY] [--socket PATH]\n"
+	  "                     [--service-port N] [--bind ADDR]\n"
+	  "  occ host test [NAME] [--accept-new] [--json]\n"
+	  "  occ host default [NAME|local]\n\n"
+	  "Hosts are reached over SSH (ssh-agent, then the identity file; ~/.ssh/config\n"
+	  "is read) and their Docker socket through that connection: no Docker port is\n"
+	  "ever exposed. Host keys are checked against ~/.ssh/known_hosts; an unknown key\n"
+	  "is refused until you accept it with --accept-new, a changed key always is.\n"
+	  "'host add' connects first and writes nothing when that fails (--no-test skips\n"
+	  "the check). Adding the first host also lists 'local' (this machine), so it\n"
+	  "stays managed. --service-port and --bind override the service's published\n"
+	  "port and address on that host. apply, diff and watch converge every host;\n"
+	  "logs and open use --host NAME or the default host.\n" },
 	{ "config", cmd_config, CMD_LOAD_STATE | CMD_DEFAULT_STATE, "show|get|set|reset|env ...",
 	  "read and change the state file",
 	  "  occ config show [--json]         effective state, defaults filled, secrets masked\n"

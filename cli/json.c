@@ -97,6 +97,16 @@ void occ_json_int(struct occ_json *j, int64_t v)
 	occ_strbuf_addf(&j->sb, "%" PRId64, v);
 }
 
+void occ_json_double(struct occ_json *j, double v)
+{
+	sep(j);
+	/* JSON has no NaN or infinity. */
+	if (v != v || v > 1e300 || v < -1e300)
+		occ_strbuf_adds(&j->sb, "null");
+	else
+		occ_strbuf_addf(&j->sb, "%.3f", v);
+}
+
 void occ_json_bool(struct occ_json *j, bool v)
 {
 	sep(j);
@@ -125,6 +135,12 @@ void occ_json_kint(struct occ_json *j, const char *key, int64_t v)
 {
 	occ_json_key(j, key);
 	occ_json_int(j, v);
+}
+
+void occ_json_kdouble(struct occ_json *j, const char *key, double v)
+{
+	occ_json_key(j, key);
+	occ_json_double(j, v);
 }
 
 void occ_json_kbool(struct occ_json *j, const char *key, bool v)

@@ -30,6 +30,7 @@ void occ_json_arr_end(struct occ_json *j);
 void occ_json_key(struct occ_json *j, const char *key);
 void occ_json_str(struct occ_json *j, const char *s); /* NULL -> null */
 void occ_json_int(struct occ_json *j, int64_t v);
+void occ_json_double(struct occ_json *j, double v); /* 3 decimals; NaN -> null */
 void occ_json_bool(struct occ_json *j, bool v);
 void occ_json_null(struct occ_json *j);
 /* A value that is already JSON text (trusted: written by occ itself). */
@@ -38,6 +39,7 @@ void occ_json_raw(struct occ_json *j, const char *json);
 /* key + value shorthands */
 void occ_json_kstr(struct occ_json *j, const char *key, const char *s);
 void occ_json_kint(struct occ_json *j, const char *key, int64_t v);
+void occ_json_kdouble(struct occ_json *j, const char *key, double v);
 void occ_json_kbool(struct occ_json *j, const char *key, bool v);
 
 /* Append s as a JSON string literal (quotes included) to sb. */

@@ -3,6 +3,8 @@
  */
 #include "cli/targets.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +21,9 @@ static void target_init(struct occ_target *t, const char *name, struct occ_state
 	occ_error_clear(&t->err);
 }
 
-static void target_open(struct occ_target *t, const struct occ_host *h)
+static void target_open(struct occ_target *t, const struct occ_host *h, bool accept_new)
 {
+	(void)accept_new;
 	if (h && h->address) {
 		t->rc = occ_error_set(&t->err, OCC_EGENERIC,
 				      "host '%s' (%s): remote hosts over SSH are not supported by this build yet",
@@ -58,7 +61,7 @@ int occ_cli_targets_open(struct occ_cli *cli, struct occ_targets *out)
 		}
 		out->items = occ_xcalloc(1, sizeof(*out->items));
 		target_init(&out->items[0], "local", occ_state_for_host(st, NULL));
-		target_open(&out->items[0], NULL);
+		target_open(&out->items[0], NULL, false);
 		target_trace(cli, &out->items[0]);
 		out->n = 1;
 		return 0;
@@ -70,7 +73,7 @@ int occ_cli_targets_open(struct occ_cli *cli, struct occ_targets *out)
 		if (cli->host && strcmp(cli->host, h->name) != 0)
 			continue;
 		target_init(&out->items[n], h->name, occ_state_for_host(st, h));
-		target_open(&out->items[n], h);
+		target_open(&out->items[n], h, false);
 		target_trace(cli, &out->items[n]);
 		n++;
 	}
@@ -93,34 +96,151 @@ int occ_cli_targets_open(struct occ_cli *cli, struct occ_targets *out)
 	return 0;
 }
 
+struct run_ctx {
+	struct occ_targets *t;
+	void (*fn)(struct occ_target *tg, void *ctx);
+	void *ctx;
+	atomic_size_t next;
+};
+
+static void *run_worker(void *vctx)
+{
+	struct run_ctx *r = vctx;
+	size_t i;
+
+	while ((i = atomic_fetch_add(&r->next, 1)) < r->t->n)
+		r->fn(&r->t->items[i], r->ctx);
+	return NULL;
+}
+
+void occ_cli_targets_run(struct occ_targets *t, void (*fn)(struct occ_target *tg, void *ctx),
+			 void *ctx)
+{
+	struct run_ctx r = { .t = t, .fn = fn, .ctx = ctx };
+	size_t n = t->n < OCC_CLI_MAX_PARALLEL_HOSTS ? t->n : OCC_CLI_MAX_PARALLEL_HOSTS;
+	pthread_t *th;
+	size_t started = 0;
+
+	atomic_init(&r.next, 0);
+	if (n <= 1) {
+		run_worker(&r);
+		return;
+	}
+	th = occ_xcalloc(n, sizeof(*th));
+	for (size_t i = 0; i < n; i++)
+		if (pthread_create(&th[started], NULL, run_worker, &r) == 0)
+			started++;
+	/* No thread at all (out of resources): this thread does the work. */
+	if (started == 0)
+		run_worker(&r);
+	for (size_t i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	free(th);
+}
+
+static void plan_one(struct occ_target *tg, void *ctx)
+{
+	(void)ctx;
+	if (tg->rc)
+		return;
+	tg->rc = occ_driver_observe(tg->driver, tg->eff, &tg->obs, &tg->err);
+	if (tg->rc == 0)
+		tg->rc = occ_plan_compute(&tg->plan, tg->eff, &tg->obs, &tg->err);
+	tg->planned = tg->rc == 0;
+}
+
 void occ_cli_targets_plan(struct occ_cli *cli, struct occ_targets *t)
 {
 	(void)cli;
+	occ_cli_targets_run(t, plan_one, NULL);
+}
+
+int occ_cli_targets_open_one(struct occ_cli *cli, struct occ_targets *out)
+{
+	const struct occ_state *st = cli->state;
+	const char *saved = cli->host;
+	int ret;
+
+	/* Without --host: the state file's default_host, or its only host. */
+	if (!cli->host && st->n_hosts > 1 && st->default_host)
+		cli->host = st->default_host;
+	ret = occ_cli_targets_open(cli, out);
+	cli->host = saved;
+	if (ret)
+		return ret;
+	if (out->n > 1) {
+		occ_cli_errorf(cli, "%s lists %zu hosts and no default_host: choose one with "
+			       "--host NAME (or set one with 'occ host default NAME')", cli->file, out->n);
+		occ_cli_targets_release(out);
+		return OCC_EXIT_USAGE;
+	}
+	return 0;
+}
+
+void occ_cli_print_host_summary(struct occ_cli *cli, const struct occ_targets *t, bool applied)
+{
+	size_t w = 4;
+
+	if (t->n < 2 || cli->quiet || cli->json)
+		return;
+	for (size_t i = 0; i < t->n; i++)
+		if (strlen(t->items[i].name) > w)
+			w = strlen(t->items[i].name);
+	fprintf(stderr, "\n%sHosts%s\n", occ_c(cli, "bold"), occ_c(cli, "reset"));
 	for (size_t i = 0; i < t->n; i++) {
-		struct occ_target *tg = &t->items[i];
+		const struct occ_target *tg = &t->items[i];
+		const struct occ_plan *p = &tg->plan;
+		size_t n = p->n_create + p->n_change + p->n_recreate + p->n_remove;
 
 		if (tg->rc)
-			continue;
-		tg->rc = occ_driver_observe(tg->driver, tg->eff, &tg->obs, &tg->err);
-		if (tg->rc == 0)
-			tg->rc = occ_plan_compute(&tg->plan, tg->eff, &tg->obs, &tg->err);
-		tg->planned = tg->rc == 0;
+			fprintf(stderr, "  %-*s  %sFAILED%s     %.70s%s\n", (int)w, tg->name,
+				occ_c(cli, "red"), occ_c(cli, "reset"), tg->err.msg,
+				strlen(tg->err.msg) > 70 ? "..." : "");
+		else if (!tg->planned)
+			fprintf(stderr, "  %-*s  skipped\n", (int)w, tg->name);
+		else if (occ_plan_empty(p))
+			fprintf(stderr, "  %-*s  %sin sync%s\n", (int)w, tg->name, occ_c(cli, "green"),
+				occ_c(cli, "reset"));
+		else
+			fprintf(stderr, "  %-*s  %s%s%s  %zu change%s\n", (int)w, tg->name,
+				occ_c(cli, applied ? "green" : "yellow"),
+				applied ? "converged" : "changes  ", occ_c(cli, "reset"), n,
+				n == 1 ? "" : "s");
 	}
+}
+
+void occ_cli_target_close(struct occ_target *tg)
+{
+	occ_plan_release(&tg->plan);
+	occ_observed_release(&tg->obs);
+	occ_driver_free(tg->driver);
+	occ_state_free(tg->eff);
+	free(tg->name);
+	memset(tg, 0, sizeof(*tg));
 }
 
 void occ_cli_targets_release(struct occ_targets *t)
 {
-	for (size_t i = 0; i < t->n; i++) {
-		struct occ_target *tg = &t->items[i];
-
-		occ_plan_release(&tg->plan);
-		occ_observed_release(&tg->obs);
-		occ_driver_free(tg->driver);
-		occ_state_free(tg->eff);
-		free(tg->name);
-	}
+	for (size_t i = 0; i < t->n; i++)
+		occ_cli_target_close(&t->items[i]);
 	free(t->items);
 	memset(t, 0, sizeof(*t));
+}
+
+int occ_cli_target_open_host(struct occ_cli *cli, struct occ_target *tg, const struct occ_host *h,
+			     bool accept_new)
+{
+	target_init(tg, h->name, occ_state_for_host(cli->state, h));
+	target_open(tg, h->address ? h : NULL, accept_new);
+	target_trace(cli, tg);
+	return tg->rc;
+}
+
+void occ_cli_target_conn_info(struct occ_target *tg, struct occ_cli_conn_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (tg->driver)
+		snprintf(out->endpoint, sizeof(out->endpoint), "%s", occ_docker_endpoint(tg->driver));
 }
 
 static void print_progress(void *ctx, const struct occ_progress *p)

@@ -25,6 +25,18 @@ struct occ_target {
 	struct occ_error err;
 };
 
+/* How a target is reached, for `occ host test` and status. */
+struct occ_cli_conn_info {
+	bool ssh;                 /* over SSH (else the local Docker socket) */
+	char endpoint[160];       /* "unix:///var/run/docker.sock", "ssh://root@10.0.0.5:22" */
+	char banner[128];         /* the SSH server's version */
+	char hostkey_type[32];
+	char fingerprint[80];     /* "SHA256:..." */
+	char kex[64];
+	double handshake_ms;
+	double connect_ms;        /* filled by the caller that timed it */
+};
+
 struct occ_targets {
 	struct occ_target *items;
 	size_t n;
@@ -35,10 +47,39 @@ struct occ_targets {
  * (an unknown --host); per-host failures are recorded on the targets. */
 int occ_cli_targets_open(struct occ_cli *cli, struct occ_targets *out);
 
-/* Observe and plan every target that opened. */
+/* At most this many hosts are worked on at once. */
+#define OCC_CLI_MAX_PARALLEL_HOSTS 8
+
+/* Like occ_cli_targets_open, for commands that act on one host: --host, else
+ * the state file's default_host, else its only host. Several hosts and no
+ * way to choose is a usage error (printed). */
+int occ_cli_targets_open_one(struct occ_cli *cli, struct occ_targets *out);
+
+/* Run fn on every target, up to OCC_CLI_MAX_PARALLEL_HOSTS at once, each in
+ * its own thread (inline for one target); returns when all are done. fn must
+ * touch only its target (and print whole lines). */
+void occ_cli_targets_run(struct occ_targets *t, void (*fn)(struct occ_target *tg, void *ctx),
+			 void *ctx);
+
+/* Observe and plan every target that opened, concurrently. */
 void occ_cli_targets_plan(struct occ_cli *cli, struct occ_targets *t);
 
+/* With several hosts: one line per host on stderr (in sync, changes,
+ * converged, FAILED); nothing for one host, --quiet or --json. */
+void occ_cli_print_host_summary(struct occ_cli *cli, const struct occ_targets *t, bool applied);
+
 void occ_cli_targets_release(struct occ_targets *t);
+
+/*
+ * Open one target for host h (which need not be in the state file: `host
+ * add` tests a host before writing it), with the effective state of h.
+ * accept_new records an unknown SSH host key. Returns tg->rc; tg is always
+ * initialised and must be closed with occ_cli_target_close().
+ */
+int occ_cli_target_open_host(struct occ_cli *cli, struct occ_target *tg, const struct occ_host *h,
+			     bool accept_new);
+void occ_cli_target_conn_info(struct occ_target *tg, struct occ_cli_conn_info *out);
+void occ_cli_target_close(struct occ_target *tg);
 
 /* Install the CLI's progress printer on a target's driver. */
 void occ_cli_target_progress(struct occ_cli *cli, struct occ_target *t);

@@ -88,6 +88,39 @@ static const struct edit_case cases[] = {
 	{ BASE, { "mount", "add", "/tmp:work" }, 64, BASE, "must be absolute" },
 	{ BASE, { "mount", "add", "/tmp:/work:rx" }, 64, BASE, "unknown mount option 'rx'" },
 	{ BASE, { "config", "reset" }, 1, BASE, "not confirmed" },
+	/* occ host: the first remote host also lists 'local', so this machine
+	 * stays managed; removing the last remote host drops the list again. */
+	{ BASE, { "host", "add", "lab", "root@10.0.0.5", "-p", "2222", "--no-test" }, 0,
+	  BASE "hosts:\n  - name: local\n  - name: lab\n    address: 10.0.0.5\n    user: root\n"
+	  "    port: 2222\n", "added 'local'" },
+	{ BASE "hosts:\n  - name: local   # this box\n",
+	  { "host", "add", "gpu", "gpu.example.com", "-u", "ops", "--no-test" }, 0,
+	  BASE "hosts:\n  - name: local   # this box\n  - name: gpu\n    address: gpu.example.com\n"
+	  "    user: ops\n", "added to" },
+	{ BASE, { "host", "add", "local", "10.0.0.5", "--no-test" }, 64, BASE, "'local' is this machine" },
+	{ BASE, { "host", "add", "lab", "10.0.0.5:22", "--no-test" }, 1, BASE, "address" },
+	{ BASE "hosts:\n  - {name: lab, address: 10.0.0.5}\n",
+	  { "host", "add", "lab", "10.0.0.6", "--no-test" }, 1,
+	  BASE "hosts:\n  - {name: lab, address: 10.0.0.5}\n", "already in" },
+	{ BASE "hosts:\n  - name: local\n  - name: lab\n    address: 10.0.0.5\ndefault_host: lab\n",
+	  { "host", "remove", "lab" }, 0, BASE, "left as it is" },
+	{ BASE "hosts:\n  - name: local\n  - name: a\n    address: 10.0.0.5\n  - name: b\n"
+	  "    address: 10.0.0.6\n", { "host", "remove", "a" }, 0,
+	  BASE "hosts:\n  - name: local\n  - name: b\n    address: 10.0.0.6\n", NULL },
+	{ BASE "hosts:\n  - name: local\n  - name: lab\n    address: 10.0.0.5\n",
+	  { "host", "edit", "lab", "--service-port", "3005", "-u", "root" }, 0,
+	  BASE "hosts:\n  - name: local\n  - name: lab\n    address: 10.0.0.5\n    user: root\n"
+	  "    overrides:\n      container:\n        port: 3005\n", "recreates its service" },
+	{ BASE "hosts:\n  - name: local\n  - name: lab\n    address: 10.0.0.5\n",
+	  { "host", "default", "lab" }, 0,
+	  BASE "hosts:\n  - name: local\n  - name: lab\n    address: 10.0.0.5\ndefault_host: lab\n",
+	  "default host: lab" },
+	{ BASE "hosts:\n  - name: local\n  - name: lab\n    address: 10.0.0.5\n",
+	  { "host", "default", "lbb" }, 1,
+	  BASE "hosts:\n  - name: local\n  - name: lab\n    address: 10.0.0.5\n", "no host named 'lbb'" },
+	{ BASE "hosts:\n  - name: local\n  - name: lab\n    address: 10.0.0.5\n",
+	  { "host", "edit", "lab", "-p", "70000" }, 64,
+	  BASE "hosts:\n  - name: local\n  - name: lab\n    address: 10.0.0.5\n", "invalid port" },
 };
 
 static char *state_path(void)

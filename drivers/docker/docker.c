@@ -403,9 +403,23 @@ out:
 	return 0;
 }
 
+/* One round trip to the daemon (the first also settles the API version). */
 static int ping(struct occ_driver *d, struct occ_error *err)
 {
-	return occ_docker__http_negotiate(occ_docker__from(d)->http, err);
+	struct occ_docker_http *h = occ_docker__from(d)->http;
+	struct occ_docker_req req = { .method = "GET", .path = "/_ping", .unversioned = true };
+	struct occ_docker_resp resp;
+	int ret;
+
+	if (!occ_docker__http_api_version(h))
+		return occ_docker__http_negotiate(h, err);
+	occ_docker__resp_init(&resp);
+	ret = occ_docker__http_do(h, &req, &resp, err);
+	if (ret == 0 && resp.status != 200)
+		ret = occ_error_set(err, OCC_EAPI, "%s: GET /_ping answered HTTP %ld",
+				    occ_docker__http_endpoint(h), resp.status);
+	occ_docker__resp_release(&resp);
+	return ret;
 }
 
 static void destroy(struct occ_driver *d)
