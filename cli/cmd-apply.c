@@ -121,18 +121,6 @@ static bool any_destructive(const struct occ_targets *t)
 	return false;
 }
 
-static char *service_url(const struct occ_state *st)
-{
-	const char *bind = st->container.bind;
-
-	if (strcmp(bind, "0.0.0.0") == 0)
-		bind = "127.0.0.1";
-	if (strchr(bind, ':'))
-		return occ_xasprintf("http://[%s]:%u/", strcmp(bind, "::") ? bind : "::1",
-				     st->container.port);
-	return occ_xasprintf("http://%s:%u/", bind, st->container.port);
-}
-
 /* One host's apply, run concurrently with the others: it prints progress
  * lines as they happen and keeps everything else for report_target. */
 struct host_apply {
@@ -195,11 +183,14 @@ static void report_target(struct occ_cli *cli, struct host_apply *ha, struct occ
 		return;
 	}
 	if (!cli->quiet) {
-		char *url = service_url(tg->eff);
+		bool remote_only;
+		char *url = occ_cli_service_url(tg, &remote_only);
 
-		fprintf(stderr, "%s: converged in %.2f s%s%s\n", tg->name, ha->rep.elapsed_ms / 1000.0,
+		fprintf(stderr, "%s: converged in %.2f s%s%s%s\n", tg->name,
+			ha->rep.elapsed_ms / 1000.0,
 			tg->eff->container.running ? ", service at " : "",
-			tg->eff->container.running ? url : "");
+			tg->eff->container.running ? url : "",
+			tg->eff->container.running && remote_only ? " on that host" : "");
 		free(url);
 	}
 }

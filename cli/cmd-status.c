@@ -55,6 +55,7 @@ struct status {
 	char *url;
 	bool exposed;
 	bool open;              /* no users and a loopback bind: runs without login */
+	bool remote_only;       /* a loopback URL on a remote host */
 };
 
 static void status_compute(struct status *s, struct occ_target *tg)
@@ -67,11 +68,7 @@ static void status_compute(struct status *s, struct occ_target *tg)
 	s->c = occ_observed_container(&tg->obs, st->name);
 	s->exposed = !occ_bind_is_loopback(bind);
 	s->open = st->n_users == 0 && !s->exposed;
-	if (strchr(bind, ':'))
-		s->url = occ_xasprintf("http://[%s]:%u/", strcmp(bind, "::") ? bind : "::1", st->container.port);
-	else
-		s->url = occ_xasprintf("http://%s:%u/", strcmp(bind, "0.0.0.0") ? bind : "127.0.0.1",
-				       st->container.port);
+	s->url = occ_cli_service_url(tg, &s->remote_only);
 	s->health = "n/a";
 	if (!s->c) {
 		s->state = "not created";
@@ -117,6 +114,9 @@ static void print_text(struct occ_cli *cli, struct occ_target *tg, const struct 
 	       s->stopped_by_user ? " — stopped by 'occ stop'; 'occ start' starts it" : "");
 	printf("  url:      %s  %s%s%s\n", s->url, occ_c(cli, s->exposed ? "red" : "green"),
 	       s->exposed ? "[NETWORK EXPOSED]" : "[LOCAL ONLY]", occ_c(cli, "reset"));
+	if (s->remote_only)
+		printf("            (on %s itself; 'occ open --host %s' forwards it here)\n", tg->name,
+		       tg->name);
 	if (s->open)
 		printf("  login:    none: no users are defined, the service is open to this machine\n");
 	else

@@ -24,6 +24,7 @@ static void target_init(struct occ_target *t, const char *name, struct occ_state
 static void target_open(struct occ_target *t, const struct occ_host *h, bool accept_new)
 {
 	(void)accept_new;
+	t->address = h && h->address ? occ_xstrdup(h->address) : NULL;
 	if (h && h->address) {
 		t->rc = occ_error_set(&t->err, OCC_EGENERIC,
 				      "host '%s' (%s): remote hosts over SSH are not supported by this build yet",
@@ -216,6 +217,7 @@ void occ_cli_target_close(struct occ_target *tg)
 	occ_driver_free(tg->driver);
 	occ_state_free(tg->eff);
 	free(tg->name);
+	free(tg->address);
 	memset(tg, 0, sizeof(*tg));
 }
 
@@ -241,6 +243,21 @@ void occ_cli_target_conn_info(struct occ_target *tg, struct occ_cli_conn_info *o
 	memset(out, 0, sizeof(*out));
 	if (tg->driver)
 		snprintf(out->endpoint, sizeof(out->endpoint), "%s", occ_docker_endpoint(tg->driver));
+}
+
+char *occ_cli_service_url(const struct occ_target *tg, bool *remote_only)
+{
+	const struct occ_state *st = tg->eff;
+	const char *bind = st->container.bind, *host = bind;
+	bool wildcard = strcmp(bind, "0.0.0.0") == 0 || strcmp(bind, "::") == 0;
+
+	if (wildcard)
+		host = tg->address ? tg->address : strcmp(bind, "::") == 0 ? "::1" : "127.0.0.1";
+	if (remote_only)
+		*remote_only = tg->address && occ_bind_is_loopback(bind);
+	if (strchr(host, ':'))
+		return occ_xasprintf("http://[%s]:%u/", host, st->container.port);
+	return occ_xasprintf("http://%s:%u/", host, st->container.port);
 }
 
 static void print_progress(void *ctx, const struct occ_progress *p)

@@ -16,6 +16,7 @@
 
 struct occ_target {
 	char *name;               /* "local" or the host's name */
+	char *address;            /* the host's address; NULL for this machine */
 	struct occ_state *eff;    /* the effective state for this host */
 	struct occ_driver *driver;/* NULL when opening failed */
 	struct occ_observed obs;
@@ -80,6 +81,12 @@ int occ_cli_target_open_host(struct occ_cli *cli, struct occ_target *tg, const s
 			     bool accept_new);
 void occ_cli_target_conn_info(struct occ_target *tg, struct occ_cli_conn_info *out);
 void occ_cli_target_close(struct occ_target *tg);
+
+/* The service's URL as seen from this machine: a wildcard bind on a remote
+ * host gives its address. With a loopback bind on a remote host the URL is
+ * only valid there (*remote_only set; `occ open --host` forwards it).
+ * Caller frees. */
+char *occ_cli_service_url(const struct occ_target *tg, bool *remote_only);
 
 /* Install the CLI's progress printer on a target's driver. */
 void occ_cli_target_progress(struct occ_cli *cli, struct occ_target *t);
