@@ -45,3 +45,45 @@ void occ_ssh__config_release(struct occ_ssh_config *c);
 int occ_ssh__host_matches(const char *const *patterns, size_t n, const char *alias);
 
 #endif
+
+/* ---- sessions (ssh-session.c) ------------------------------------------- */
+
+#include <stdbool.h>
+#include <libssh2.h>
+
+struct occ_ssh_info;
+
+/* Where and as whom to connect, resolved from the options, ~/.ssh/config
+ * and the defaults. */
+struct occ_ssh_target {
+	char *name;           /* the state file's host name */
+	char *host;           /* what to connect to (HostName, else the address) */
+	char *user;
+	uint16_t port;
+	char *identity;       /* an explicit key (options, then config), or NULL */
+	char *known_hosts;
+	bool accept_new, interactive;
+	long timeout_ms;
+	char *passphrase;     /* the key's, once it worked; wiped on release */
+	char label[256];      /* "host 'lab' (10.231.1.2:22)", for messages */
+};
+void occ_ssh__target_release(struct occ_ssh_target *t);
+
+/* One authenticated session on a blocking, connected socket. */
+struct occ_ssh_conn {
+	int fd;
+	LIBSSH2_SESSION *session;
+};
+
+/*
+ * Connect, handshake, check the host key, authenticate (agent, then key
+ * files); fill the handshake fields of info. Blocking, bounded by
+ * t->timeout_ms. On failure conn is left closed (fd -1, no session).
+ */
+int occ_ssh__connect(struct occ_ssh_conn *conn, struct occ_ssh_target *t,
+		     struct occ_ssh_info *info, struct occ_error *err);
+/* Disconnect politely (bounded) and free. Safe on a closed conn. */
+void occ_ssh__disconnect(struct occ_ssh_conn *conn, const char *why);
+
+/* "SHA256:<base64 without padding>" of a raw key blob. */
+void occ_ssh__fingerprint(char *out, size_t cap, const unsigned char *key, size_t len);

@@ -158,8 +158,26 @@ lab_remote__kill() {
 	rm -f "$pidfile"
 }
 
+# The pids descending from $1 (sshd's per-connection processes call setsid(),
+# so a process group would miss them).
+lab_remote__descendants() {
+	local c
+	for c in $(ps -o pid= --ppid "$1" 2>/dev/null); do
+		echo "$c"
+		lab_remote__descendants "$c"
+	done
+}
+
+# "The host goes away": the listening sshd and every session it serves, so
+# open connections break too, as when the machine drops off the network.
 lab_remote_sshd_stop() {
-	lab_remote__kill "$LAB_REMOTE_DIR/r${1:-1}/sshd.started"
+	local pidfile=$LAB_REMOTE_DIR/r${1:-1}/sshd.started pid kids
+	[ -s "$pidfile" ] || return 0
+	pid=$(cat "$pidfile")
+	kids=$(lab_remote__descendants "$pid")
+	lab_remote__kill "$pidfile"
+	[ -n "$kids" ] && kill $kids 2>/dev/null
+	return 0
 }
 
 lab_remote__env() {
