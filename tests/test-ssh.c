@@ -434,6 +434,18 @@ END_TEST
 
 /* ---- Docker over the bridge --------------------------------------------- */
 
+static volatile int events_stop;
+static int events_subscribed;
+
+static void on_event(void *ctx, const struct occ_event *e)
+{
+	(void)ctx;
+	if (e->kind == OCC_EVENT_SUBSCRIBED) {
+		events_subscribed++;
+		events_stop = 1;
+	}
+}
+
 static struct occ_ssh *ssh;
 static struct occ_driver *drv;
 
@@ -478,6 +490,13 @@ START_TEST(test_docker_over_ssh)
 		printf("ssh: GET /_ping %.3f ms over the bridge, %.3f ms local (mean of 200)\n",
 		       remote_ms, local_ms);
 	}
+	occ_driver_free(local);
+
+	/* The events stream goes through the bridge too, on a driver of its own. */
+	occ_error_clear(&err);
+	ck_ok(occ_ssh_docker_open(&local, ssh, &err), &err, "events driver");
+	ck_ok(occ_driver_events(local, st, on_event, NULL, &events_stop, &err), &err, "events");
+	ck_assert_int_eq(events_subscribed, 1);
 	occ_driver_free(local);
 	occ_state_free(st);
 }
