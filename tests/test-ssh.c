@@ -31,11 +31,11 @@
 #include "drivers/ssh/ssh.h"
 #include "model/state.h"
 
-#define HTTP_PORT 23001
 
 static char env_addr[64], env_sock[256], env_known[512], env_key[256], env_key_pass[256],
 	env_key_rsa[256], env_script[512];
 static char tmp[256], kh[300], ctr[64];
+static uint16_t http_port;   /* the container's, published on the remote 127.0.0.1 */
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -502,6 +502,23 @@ START_TEST(test_docker_over_ssh)
 }
 END_TEST
 
+/* The host port Docker picked for the container's port 3000. */
+static uint16_t published_port(void)
+{
+	char cmd[600], line[128];
+	unsigned p = 0;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "docker -H unix://%s port %s 3000/tcp", env_sock, ctr);
+	f = popen(cmd, "r");
+	ck_assert_ptr_nonnull(f);
+	if (fgets(line, sizeof(line), f) && strrchr(line, ':'))
+		p = (unsigned)strtoul(strrchr(line, ':') + 1, NULL, 10);
+	pclose(f);
+	ck_assert_uint_gt(p, 0);
+	return (uint16_t)p;
+}
+
 START_TEST(test_tcp_bridges)
 {
 	struct occ_state *st = occ_state_new_default();
@@ -511,13 +528,15 @@ START_TEST(test_tcp_bridges)
 	int i;
 
 	snprintf(ctr, sizeof(ctr), "occ-ssh-%d", (int)getpid());
-	snprintf(cmd, sizeof(cmd), "docker -H unix://%s run -d --name %s -p 127.0.0.1:%d:3000 "
-		 "occ-test-busybox:1 >/dev/null", env_sock, ctr, HTTP_PORT);
+	ck_assert_ptr_nonnull(drv);
+	snprintf(cmd, sizeof(cmd), "docker -H unix://%s run -d --name %s -p 127.0.0.1::3000 "
+		 "occ-test-busybox:1 >/dev/null", env_sock, ctr);
 	run(cmd);
+	http_port = published_port();
 	/* The driver's health probe reaches the port through the bridge. */
 	free(st->name);
 	st->name = occ_xstrdup(ctr);
-	st->container.port = HTTP_PORT;
+	st->container.port = http_port;
 	free(st->container.health.path);
 	st->container.health.path = occ_xstrdup("/healthz");
 	occ_error_clear(&err);
@@ -525,14 +544,14 @@ START_TEST(test_tcp_bridges)
 	occ_state_free(st);
 
 	occ_error_clear(&err);
-	ck_ok(occ_ssh_tcp_socket(ssh, "127.0.0.1", HTTP_PORT, path, sizeof(path), &err), &err,
+	ck_ok(occ_ssh_tcp_socket(ssh, "127.0.0.1", http_port, path, sizeof(path), &err), &err,
 	      "tcp socket");
 	for (i = 0; i < 3; i++) {
 		body = http_get(unix_connect(path));
 		ck_assert_msg(strstr(body, " 200 "), "%s", body);
 		free(body);
 	}
-	ck_ok(occ_ssh_listen(ssh, "127.0.0.1", &lport, "127.0.0.1", HTTP_PORT, &err), &err,
+	ck_ok(occ_ssh_listen(ssh, "127.0.0.1", &lport, "127.0.0.1", http_port, &err), &err,
 	      "listen");
 	ck_assert_uint_ne(lport, 0);
 	body = http_get(tcp_connect(lport));
@@ -548,6 +567,7 @@ START_TEST(test_host_goes_away)
 	char cmd[600];
 	int ret = -1, i;
 
+	ck_assert_ptr_nonnull(drv);
 	ck_ok(ping(drv, &err), &err, "ping before");
 	snprintf(cmd, sizeof(cmd), "bash %s sshd-stop 1", env_script);
 	run(cmd);
@@ -575,6 +595,7 @@ START_TEST(test_close)
 {
 	char dir[300], *slash;
 
+	ck_assert_ptr_nonnull(ssh);
 	snprintf(dir, sizeof(dir), "%s", occ_ssh_docker_host(ssh) + strlen("unix://"));
 	slash = strrchr(dir, '/');
 	*slash = '\0';
@@ -586,10 +607,21 @@ START_TEST(test_close)
 }
 END_TEST
 
+/* Host 1's sshd runs (an earlier run may have stopped it and died). */
+static void sshd_start(void)
+{
+	char cmd[700];
+
+	snprintf(cmd, sizeof(cmd), "bash %s sshd-start 1 >/dev/null", env_script);
+	if (system(cmd) != 0)
+		fprintf(stderr, "test-ssh: could not start the lab's sshd\n");
+}
+
 static void cleanup(void)
 {
 	char cmd[700];
 
+	sshd_start();
 	if (ctr[0]) {
 		snprintf(cmd, sizeof(cmd), "docker -H unix://%s rm -f %s >/dev/null 2>&1", env_sock,
 			 ctr);
@@ -611,6 +643,7 @@ int main(void)
 	char home[300], pub[600];
 	int failed;
 
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (!load_env()) {
 		printf("test-ssh: skipped: no lab environment (start it with "
 		       "'bash tests/lab/remote.sh start')\n");
@@ -633,6 +666,7 @@ int main(void)
 		fprintf(f, "%s\n", strchr(env_known, ' ') + 1);
 		fclose(f);
 	}
+	sshd_start();
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, test_unknown_host_key);
 	tcase_add_test(tc, test_accept_new);

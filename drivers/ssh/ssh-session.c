@@ -86,6 +86,7 @@ static int connect_one(const struct addrinfo *ai, uint64_t deadline, int *out_er
 			ai->ai_protocol);
 	struct pollfd pfd;
 	socklen_t elen = sizeof(int);
+	unsigned user_timeout = 3 * KEEPALIVE_S * 1000;
 	int e = 0, one = 1;
 
 	if (fd < 0) {
@@ -108,6 +109,10 @@ static int connect_one(const struct addrinfo *ai, uint64_t deadline, int *out_er
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	/* SSH keepalives go out every KEEPALIVE_S: data unacknowledged for three
+	 * periods means the peer is gone, and the session fails instead of
+	 * waiting out TCP's retransmissions (~15 min). */
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout, sizeof(user_timeout));
 	return fd;
 fail:
 	close(fd);

@@ -332,16 +332,23 @@ static int pump_step(struct pump *p, bool *progress)
 
 /* ---- the session ---------------------------------------------------------- */
 
-static void drop_clients(struct occ_ssh *s)
-{
-	struct pump *p, *next;
+static bool reconnect(struct occ_ssh *s);
 
-	for (p = s->pumps; p; p = next) {
-		next = p->next;
+/* Close clients whose channel died with the session; with keep_pending,
+ * clients still waiting for a channel stay, for the next session. */
+static void drop_clients(struct occ_ssh *s, bool keep_pending)
+{
+	struct pump **pp = &s->pumps, *p;
+
+	while ((p = *pp)) {
+		if (keep_pending && !p->ch && !p->done) {
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
 		p->ch = NULL;   /* freed with the session */
 		pump_free(s, p);
 	}
-	s->pumps = NULL;
 }
 
 static void session_lost(struct occ_ssh *s, int rc)
@@ -356,7 +363,7 @@ static void session_lost(struct occ_ssh *s, int rc)
 		      msg && *msg ? msg : "connection closed", rc);
 	occ_error_hint(&err, "occ reconnects on the next request; is sshd still running there?");
 	tracef(s, "%s", err.msg);
-	drop_clients(s);
+	drop_clients(s, true);
 	while ((d = s->dying)) {
 		s->dying = d->next;
 		free(d);
@@ -369,6 +376,10 @@ static void session_lost(struct occ_ssh *s, int rc)
 	pthread_mutex_unlock(&s->mu);
 	s->next_try_ms = 0;
 	s->backoff_ms = 0;
+	/* A client that arrived as the session died (found dead only when its
+	 * channel was opened, typically after an idle spell) gets a new one now. */
+	if (s->pumps && !reconnect(s))
+		drop_clients(s, false);
 }
 
 static void connected(struct occ_ssh *s, const struct occ_ssh_info *hs)
@@ -478,10 +489,30 @@ struct pollset {
 	size_t n, n_listen;
 };
 
+/*
+ * Whether libssh2 will read the SSH socket this turn: only calls on channels
+ * (read, open, free) do, and only when a pump can take data. Otherwise the
+ * socket is watched for the peer closing only (POLLRDHUP): pending bytes no
+ * one reads (a keepalive reply, a global request) must not spin the loop.
+ */
+static bool wants_input(const struct occ_ssh *s)
+{
+	const struct pump *p;
+
+	if (s->dying)
+		return true;
+	for (p = s->pumps; p; p = p->next)
+		if (!p->done && (!p->ch || (p->down_off == p->down_len && !p->chan_eof) ||
+				 p->up_len || (p->client_eof && !p->eof_sent)))
+			return true;
+	return false;
+}
+
 static void build_pollset(struct occ_ssh *s, struct pollset *ps)
 {
 	const struct listener *l;
 	struct pump *p;
+	short ev;
 	int dir;
 
 	ps->n = 0;
@@ -496,13 +527,12 @@ static void build_pollset(struct occ_ssh *s, struct pollset *ps)
 	if (!s->conn.session)
 		return;
 	dir = libssh2_session_block_directions(s->conn.session);
-	ps->fds[ps->n++] = (struct pollfd){
-		.fd = s->conn.fd,
-		.events = (short)(POLLIN | (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND ? POLLOUT : 0)),
-	};
+	ev = wants_input(s) ? POLLIN : POLLRDHUP;
+	if (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND)
+		ev |= POLLOUT;
+	ps->fds[ps->n++] = (struct pollfd){ .fd = s->conn.fd, .events = ev };
 	for (p = s->pumps; p && ps->n < MAX_POLL; p = p->next) {
-		short ev = 0;
-
+		ev = 0;
 		if (p->ch && !p->client_eof && p->up_len < BUF_SIZE)
 			ev |= POLLIN;
 		if (p->down_off < p->down_len)
@@ -536,12 +566,13 @@ static void *bridge_main(void *arg)
 		for (i = 1; i < ps->n_listen; i++)
 			if (ps->fds[i].revents & POLLIN)
 				accept_client(s, ps->ls[i]);
-		if (ps->n > ps->n_listen && (ps->fds[ps->n_listen].revents & (POLLERR | POLLHUP)) &&
-		    s->conn.session && !(ps->fds[ps->n_listen].revents & POLLIN))
+		if (ps->n > ps->n_listen && s->conn.session &&
+		    (ps->fds[ps->n_listen].revents & (POLLERR | POLLHUP | POLLRDHUP)) &&
+		    !(ps->fds[ps->n_listen].revents & POLLIN))
 			session_lost(s, LIBSSH2_ERROR_SOCKET_DISCONNECT);
 	}
 	free(ps);
-	drop_clients(s);
+	drop_clients(s, false);
 	reap_dying(s);
 	while (s->dying) {
 		struct dying *d = s->dying;

@@ -171,12 +171,19 @@ lab_remote__descendants() {
 # "The host goes away": the listening sshd and every session it serves, so
 # open connections break too, as when the machine drops off the network.
 lab_remote_sshd_stop() {
-	local pidfile=$LAB_REMOTE_DIR/r${1:-1}/sshd.started pid kids
+	local pidfile=$LAB_REMOTE_DIR/r${1:-1}/sshd.started pid kids k
 	[ -s "$pidfile" ] || return 0
 	pid=$(cat "$pidfile")
 	kids=$(lab_remote__descendants "$pid")
 	lab_remote__kill "$pidfile"
 	[ -n "$kids" ] && kill $kids 2>/dev/null
+	# Return only once every session is gone: callers test what follows.
+	for k in $kids; do
+		for _ in $(seq 1 40); do
+			kill -0 "$k" 2>/dev/null || break
+			sleep 0.25
+		done
+	done
 	return 0
 }
 
