@@ -30,11 +30,13 @@
 #include "drivers/docker/docker-int.h"
 #include "drivers/ssh/ssh.h"
 #include "model/state.h"
+#include "reconciler/apply.h"
+#include "reconciler/plan.h"
 
 
 static char env_addr[64], env_sock[256], env_known[512], env_key[256], env_key_pass[256],
 	env_key_rsa[256], env_script[512];
-static char tmp[256], kh[300], ctr[64];
+static char tmp[256], kh[300], ctr[64], app[64];
 static uint16_t http_port;   /* the container's, published on the remote 127.0.0.1 */
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -502,6 +504,65 @@ START_TEST(test_docker_over_ssh)
 }
 END_TEST
 
+/* observe -> plan -> apply once; *n_actions receives the plan's size. */
+static void reconcile(struct occ_driver *d, const struct occ_state *st, size_t *n_actions)
+{
+	struct occ_apply_opts ao = { .host = "lab" };
+	struct occ_apply_report rep = { 0 };
+	struct occ_observed obs;
+	struct occ_plan plan;
+	struct occ_error err;
+
+	occ_observed_init(&obs);
+	occ_error_clear(&err);
+	ck_ok(occ_driver_observe(d, st, &obs, &err), &err, "observe");
+	ck_ok(occ_plan_compute(&plan, st, &obs, &err), &err, "plan");
+	*n_actions = plan.n;
+	if (plan.n)
+		ck_ok(occ_apply_plan(d, st, &obs, &plan, &ao, NULL, &rep, &err), &err, "apply");
+	occ_plan_release(&plan);
+	occ_observed_release(&obs);
+}
+
+/* A whole converge over SSH (the health wait probes through a TCP bridge),
+ * then a no-op reconcile: one channel, no new handshake. */
+START_TEST(test_converge_over_ssh)
+{
+	struct occ_ssh_info before, after;
+	struct occ_state *st = NULL;
+	struct occ_driver *d = NULL;
+	struct occ_error err;
+	char yaml[512];
+	size_t n = 0;
+
+	ck_assert_ptr_nonnull(ssh);
+	snprintf(app, sizeof(app), "occ-ssh-%d-app", (int)getpid());
+	snprintf(yaml, sizeof(yaml),
+		 "version: 1\nname: %s\nimage: {ref: 'occ-test-busybox:1', pull: never}\n"
+		 "container: {port: 23002, health: {path: /healthz, timeout: 30s}}\nvolumes: []\n",
+		 app);
+	occ_error_clear(&err);
+	ck_ok(occ_model_load_buffer(&st, yaml, strlen(yaml), "ssh-test.yaml", NULL, &err), &err,
+	      "state");
+	ck_ok(occ_ssh_docker_open(&d, ssh, &err), &err, "driver");
+	reconcile(d, st, &n);
+	ck_assert_uint_gt(n, 0);
+	reconcile(d, st, &n);
+	ck_assert_uint_eq(n, 0);
+	occ_driver_free(d);
+
+	occ_ssh_get_info(ssh, &before);
+	ck_ok(occ_ssh_docker_open(&d, ssh, &err), &err, "driver");
+	reconcile(d, st, &n);
+	ck_assert_uint_eq(n, 0);
+	occ_driver_free(d);
+	occ_ssh_get_info(ssh, &after);
+	ck_assert_uint_eq(after.handshakes, before.handshakes);
+	ck_assert_uint_eq(after.channels_opened - before.channels_opened, 1);
+	occ_state_free(st);
+}
+END_TEST
+
 /* The host port Docker picked for the container's port 3000. */
 static uint16_t published_port(void)
 {
@@ -622,6 +683,12 @@ static void cleanup(void)
 	char cmd[700];
 
 	sshd_start();
+	if (app[0]) {
+		snprintf(cmd, sizeof(cmd), "docker -H unix://%s rm -f %s >/dev/null 2>&1", env_sock,
+			 app);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove container %s\n", app);
+	}
 	if (ctr[0]) {
 		snprintf(cmd, sizeof(cmd), "docker -H unix://%s rm -f %s >/dev/null 2>&1", env_sock,
 			 ctr);
@@ -679,6 +746,7 @@ int main(void)
 	tcase_add_test(tc, test_proxyjump_refused);
 	tcase_add_test(tc, test_config_alias);
 	tcase_add_test(tc, test_docker_over_ssh);
+	tcase_add_test(tc, test_converge_over_ssh);
 	tcase_add_test(tc, test_tcp_bridges);
 	tcase_add_test(tc, test_host_goes_away);
 	tcase_add_test(tc, test_close);
