@@ -85,5 +85,36 @@ int occ_ssh__connect(struct occ_ssh_conn *conn, struct occ_ssh_target *t,
 /* Disconnect politely (bounded) and free. Safe on a closed conn. */
 void occ_ssh__disconnect(struct occ_ssh_conn *conn, const char *why);
 
+/* ---- pumps (ssh-pump.c) ------------------------------------------------- */
+
+#define OCC_SSH_BUF (64u << 10)
+
+struct occ_ssh_listener;
+
+/* A local socket joined to a channel; the buffers hold what one side sent
+ * and the other has not taken yet. */
+struct occ_ssh_pump {
+	int fd;
+	const struct occ_ssh_listener *l; /* ssh.c's: where the client came from */
+	LIBSSH2_CHANNEL *ch;  /* NULL while the open is pending */
+	char up[OCC_SSH_BUF];    /* client -> channel */
+	size_t up_len;
+	char down[OCC_SSH_BUF];  /* channel -> client */
+	size_t down_off, down_len;
+	bool client_eof, eof_sent, chan_eof, shut_wr, done;
+	struct occ_ssh_pump *next;
+};
+
+/* Whether a libssh2 error code means the whole session is gone. */
+bool occ_ssh__fatal(int rc);
+
+/*
+ * Move bytes one step each way (client -> channel, channel -> client) and
+ * pass EOF on; sets *progress when anything moved and p->done once both
+ * sides are finished or the client broke. Returns 0, or a fatal libssh2
+ * code (the session died). Only the session's owning thread may call it.
+ */
+int occ_ssh__pump_step(struct occ_ssh_pump *p, bool *progress);
+
 /* "SHA256:<base64 without padding>" of a raw key blob. */
 void occ_ssh__fingerprint(char *out, size_t cap, const unsigned char *key, size_t len);

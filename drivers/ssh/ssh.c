@@ -38,7 +38,6 @@
 #include "drivers/docker/docker-int.h"
 #include "model/util.h"
 
-#define BUF_SIZE        (64u << 10)
 #define BACKOFF_MIN_MS  500u
 #define BACKOFF_MAX_MS  30000u
 #define DEFAULT_TIMEOUT 10000L
@@ -46,25 +45,13 @@
 
 enum listener_kind { L_STREAMLOCAL, L_TCP };
 
-struct listener {
+struct occ_ssh_listener {
 	int fd;
 	enum listener_kind kind;
 	char *target;         /* remote socket path, or remote host */
 	uint16_t port;        /* remote port (TCP) */
 	char *path;           /* our unix socket, NULL for a TCP listener */
-	struct listener *next;
-};
-
-struct pump {
-	int fd;
-	const struct listener *l;
-	LIBSSH2_CHANNEL *ch;  /* NULL while the open is pending */
-	char up[BUF_SIZE];    /* client -> channel */
-	size_t up_len;
-	char down[BUF_SIZE];  /* channel -> client */
-	size_t down_off, down_len;
-	bool client_eof, eof_sent, chan_eof, shut_wr, done;
-	struct pump *next;
+	struct occ_ssh_listener *next;
 };
 
 struct dying {
@@ -82,7 +69,7 @@ struct occ_ssh {
 
 	/* Bridge thread only. */
 	struct occ_ssh_conn conn;
-	struct pump *pumps;
+	struct occ_ssh_pump *pumps;
 	struct dying *dying;
 	uint64_t next_try_ms;
 	unsigned backoff_ms;
@@ -92,7 +79,7 @@ struct occ_ssh {
 	int wake[2];
 
 	pthread_mutex_t mu;    /* guards what follows */
-	struct listener *listeners;
+	struct occ_ssh_listener *listeners;
 	unsigned n_sockets;
 	bool stop;
 	struct occ_ssh_info info;
@@ -140,28 +127,9 @@ static void set_nonblock(int fd)
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
-/* Whether a libssh2 error means the whole session is gone. */
-static bool fatal(int rc)
-{
-	switch (rc) {
-	case LIBSSH2_ERROR_SOCKET_SEND:
-	case LIBSSH2_ERROR_SOCKET_RECV:
-	case LIBSSH2_ERROR_SOCKET_DISCONNECT:
-	case LIBSSH2_ERROR_SOCKET_TIMEOUT:
-	case LIBSSH2_ERROR_TIMEOUT:
-	case LIBSSH2_ERROR_DECRYPT:
-	case LIBSSH2_ERROR_PROTO:
-	case LIBSSH2_ERROR_BANNER_RECV:
-	case LIBSSH2_ERROR_KEX_FAILURE:
-		return true;
-	default:
-		return false;
-	}
-}
-
 /* ---- pumps ---------------------------------------------------------------- */
 
-static void pump_free(struct occ_ssh *s, struct pump *p)
+static void pump_free(struct occ_ssh *s, struct occ_ssh_pump *p)
 {
 	if (p->ch) {
 		struct dying *d = occ_xcalloc(1, sizeof(*d));
@@ -220,7 +188,7 @@ static int open_pending(struct occ_ssh *s, bool *progress)
 {
 	LIBSSH2_SESSION *ss = s->conn.session;
 	struct occ_error err;
-	struct pump *p;
+	struct occ_ssh_pump *p;
 	char *msg = NULL;
 	int rc;
 
@@ -242,7 +210,7 @@ static int open_pending(struct occ_ssh *s, bool *progress)
 	rc = libssh2_session_last_error(ss, &msg, NULL, 0);
 	if (rc == LIBSSH2_ERROR_EAGAIN)
 		return 0;
-	if (fatal(rc))
+	if (occ_ssh__fatal(rc))
 		return rc;
 	/* The host refused this channel: the remote socket or port is not there. */
 	p->done = true;
@@ -266,70 +234,6 @@ static int open_pending(struct occ_ssh *s, bool *progress)
 	return 0;
 }
 
-/* Move bytes one step each way. Returns a fatal libssh2 code, or 0. */
-static int pump_step(struct pump *p, bool *progress)
-{
-	ssize_t n;
-
-	if (!p->client_eof && p->up_len < BUF_SIZE) {
-		n = recv(p->fd, p->up + p->up_len, BUF_SIZE - p->up_len, MSG_DONTWAIT);
-		if (n > 0)
-			p->up_len += (size_t)n;
-		else if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
-			p->client_eof = true;
-		*progress |= n >= 0 || p->client_eof;
-	}
-	while (p->up_len) {
-		n = libssh2_channel_write(p->ch, p->up, p->up_len);
-		if (n == LIBSSH2_ERROR_EAGAIN)
-			break;
-		if (n < 0) {
-			p->done = true;
-			return fatal((int)n) ? (int)n : 0;
-		}
-		memmove(p->up, p->up + n, p->up_len - (size_t)n);
-		p->up_len -= (size_t)n;
-		*progress = true;
-	}
-	if (p->client_eof && !p->up_len && !p->eof_sent) {
-		n = libssh2_channel_send_eof(p->ch);
-		if (n == 0 || (n < 0 && n != LIBSSH2_ERROR_EAGAIN && !fatal((int)n)))
-			p->eof_sent = *progress = true;
-		else if (n < 0 && fatal((int)n))
-			return (int)n;
-	}
-	if (p->down_off == p->down_len && !p->chan_eof) {
-		p->down_off = p->down_len = 0;
-		n = libssh2_channel_read(p->ch, p->down, BUF_SIZE);
-		if (n > 0) {
-			p->down_len = (size_t)n;
-			*progress = true;
-		} else if (n == 0 || (n < 0 && n != LIBSSH2_ERROR_EAGAIN)) {
-			if (n < 0 && fatal((int)n))
-				return (int)n;
-			if (n < 0 || libssh2_channel_eof(p->ch))
-				p->chan_eof = *progress = true;
-		}
-	}
-	if (p->down_off < p->down_len) {
-		n = send(p->fd, p->down + p->down_off, p->down_len - p->down_off,
-			 MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (n > 0) {
-			p->down_off += (size_t)n;
-			*progress = true;
-		} else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
-			p->done = true;
-		}
-	}
-	if (p->chan_eof && p->down_off == p->down_len && !p->shut_wr) {
-		shutdown(p->fd, SHUT_WR);
-		p->shut_wr = *progress = true;
-	}
-	if (p->chan_eof && p->shut_wr && p->client_eof && p->eof_sent)
-		p->done = true;
-	return 0;
-}
-
 /* ---- the session ---------------------------------------------------------- */
 
 static bool reconnect(struct occ_ssh *s);
@@ -338,7 +242,7 @@ static bool reconnect(struct occ_ssh *s);
  * clients still waiting for a channel stay, for the next session. */
 static void drop_clients(struct occ_ssh *s, bool keep_pending)
 {
-	struct pump **pp = &s->pumps, *p;
+	struct occ_ssh_pump **pp = &s->pumps, *p;
 
 	while ((p = *pp)) {
 		if (keep_pending && !p->ch && !p->done) {
@@ -424,10 +328,10 @@ static bool reconnect(struct occ_ssh *s)
 	return false;
 }
 
-static void accept_client(struct occ_ssh *s, const struct listener *l)
+static void accept_client(struct occ_ssh *s, const struct occ_ssh_listener *l)
 {
 	int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-	struct pump *p, **tail;
+	struct occ_ssh_pump *p, **tail;
 
 	if (fd < 0)
 		return;
@@ -451,7 +355,7 @@ static void accept_client(struct occ_ssh *s, const struct listener *l)
 /* Run every pump until nothing moves; false when the session died. */
 static bool service(struct occ_ssh *s)
 {
-	struct pump **pp, *p;
+	struct occ_ssh_pump **pp, *p;
 	bool progress;
 	int rc = 0, next = 0;
 
@@ -460,14 +364,14 @@ static bool service(struct occ_ssh *s)
 		rc = open_pending(s, &progress);
 		for (p = s->pumps; p && !rc; p = p->next)
 			if (p->ch && !p->done)
-				rc = pump_step(p, &progress);
+				rc = occ_ssh__pump_step(p, &progress);
 	} while (progress && !rc);
 	if (!rc && libssh2_keepalive_send(s->conn.session, &next) != 0) {
 		rc = libssh2_session_last_errno(s->conn.session);
 		if (rc == LIBSSH2_ERROR_EAGAIN)
 			rc = 0;
 	}
-	if (rc && fatal(rc)) {
+	if (rc && occ_ssh__fatal(rc)) {
 		session_lost(s, rc);
 		return false;
 	}
@@ -485,7 +389,7 @@ static bool service(struct occ_ssh *s)
 
 struct pollset {
 	struct pollfd fds[MAX_POLL];
-	const struct listener *ls[MAX_POLL];
+	const struct occ_ssh_listener *ls[MAX_POLL];
 	size_t n, n_listen;
 };
 
@@ -497,7 +401,7 @@ struct pollset {
  */
 static bool wants_input(const struct occ_ssh *s)
 {
-	const struct pump *p;
+	const struct occ_ssh_pump *p;
 
 	if (s->dying)
 		return true;
@@ -510,8 +414,8 @@ static bool wants_input(const struct occ_ssh *s)
 
 static void build_pollset(struct occ_ssh *s, struct pollset *ps)
 {
-	const struct listener *l;
-	struct pump *p;
+	const struct occ_ssh_listener *l;
+	struct occ_ssh_pump *p;
 	short ev;
 	int dir;
 
@@ -533,7 +437,7 @@ static void build_pollset(struct occ_ssh *s, struct pollset *ps)
 	ps->fds[ps->n++] = (struct pollfd){ .fd = s->conn.fd, .events = ev };
 	for (p = s->pumps; p && ps->n < MAX_POLL; p = p->next) {
 		ev = 0;
-		if (p->ch && !p->client_eof && p->up_len < BUF_SIZE)
+		if (p->ch && !p->client_eof && p->up_len < OCC_SSH_BUF)
 			ev |= POLLIN;
 		if (p->down_off < p->down_len)
 			ev |= POLLOUT;
@@ -695,9 +599,9 @@ static int unix_listener(int *out, const char *path, struct occ_error *err)
 	return 0;
 }
 
-static void add_listener(struct occ_ssh *s, struct listener *l)
+static void add_listener(struct occ_ssh *s, struct occ_ssh_listener *l)
 {
-	struct listener **tail;
+	struct occ_ssh_listener **tail;
 
 	pthread_mutex_lock(&s->mu);
 	for (tail = &s->listeners; *tail; tail = &(*tail)->next)
@@ -721,7 +625,7 @@ int occ_ssh_open(struct occ_ssh **out, const struct occ_ssh_opts *o, struct occ_
 {
 	struct occ_ssh *s;
 	struct occ_ssh_info hs;
-	struct listener *l;
+	struct occ_ssh_listener *l;
 	int ret;
 
 	if (!o->name || !o->address)
@@ -786,7 +690,7 @@ const char *occ_ssh_docker_host(struct occ_ssh *s)
 int occ_ssh_tcp_socket(struct occ_ssh *s, const char *host, uint16_t port, char *path,
 		       size_t cap, struct occ_error *err)
 {
-	struct listener *l;
+	struct occ_ssh_listener *l;
 	const char *found = NULL;
 	unsigned n;
 	int ret;
@@ -827,7 +731,7 @@ int occ_ssh_listen(struct occ_ssh *s, const char *bind_addr, uint16_t *local_por
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(*local_port) };
 	socklen_t len = sizeof(sin);
-	struct listener *l;
+	struct occ_ssh_listener *l;
 	int fd, one = 1, e;
 
 	if (!bind_addr)
@@ -869,7 +773,7 @@ void occ_ssh_get_info(struct occ_ssh *s, struct occ_ssh_info *out)
 
 void occ_ssh_close(struct occ_ssh *s)
 {
-	struct listener *l, *next;
+	struct occ_ssh_listener *l, *next;
 
 	if (!s)
 		return;
