@@ -138,6 +138,45 @@ START_TEST(test_empty_and_crlf)
 }
 END_TEST
 
+struct jump_case {
+	const char *spec;
+	int ret;
+	const char *user, *host;
+	unsigned port;
+};
+
+static const struct jump_case jumps[] = {
+	{ "bastion", 0, NULL, "bastion", 0 },
+	{ "admin@bastion:2222", 0, "admin", "bastion", 2222 },
+	{ "ssh://me@10.0.0.1:22", 0, "me", "10.0.0.1", 22 },
+	{ "[fe80::1]:2200", 0, NULL, "fe80::1", 2200 },
+	{ "u@[::1]", 0, "u", "::1", 0 },
+	{ "a,b", OCC_EPERM, NULL, NULL, 0 },
+	{ "host:0", OCC_EINVALID, NULL, NULL, 0 },
+	{ "host:x", OCC_EINVALID, NULL, NULL, 0 },
+	{ "[::1", OCC_EINVALID, NULL, NULL, 0 },
+	{ "user@", OCC_EINVALID, NULL, NULL, 0 },
+};
+
+START_TEST(test_jump_spec)
+{
+	const struct jump_case *c = &jumps[_i];
+	struct occ_ssh_jump_spec j;
+	struct occ_error err;
+
+	occ_error_clear(&err);
+	ck_assert_int_eq(occ_ssh__parse_jump(&j, c->spec, &err), c->ret);
+	if (c->ret) {
+		ck_assert_msg(strstr(err.msg, c->spec), "%s", err.msg);
+		return;
+	}
+	ck_str(j.user, c->user, "user", c->spec);
+	ck_str(j.host, c->host, "host", c->spec);
+	ck_assert_uint_eq(j.port, c->port);
+	occ_ssh__jump_spec_release(&j);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("ssh-config");
@@ -149,6 +188,7 @@ int main(void)
 	tcase_add_test(tc, test_patterns);
 	tcase_add_loop_test(tc, test_bad, 0, (int)(sizeof(bads) / sizeof(bads[0])));
 	tcase_add_test(tc, test_empty_and_crlf);
+	tcase_add_loop_test(tc, test_jump_spec, 0, (int)(sizeof(jumps) / sizeof(jumps[0])));
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

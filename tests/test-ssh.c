@@ -392,20 +392,37 @@ START_TEST(test_agent)
 }
 END_TEST
 
-START_TEST(test_proxyjump_refused)
+/* ProxyJump: the lab host is its own jump host (the hop's direct-tcpip
+ * channel goes to 10.231.1.2:22 from inside the namespace). */
+START_TEST(test_proxyjump)
 {
 	struct occ_ssh_opts o = opts();
+	struct occ_ssh_info info;
+	struct occ_driver *d = NULL;
 	struct occ_ssh *s = NULL;
 	struct occ_error err;
-	char cfg[300], text[200];
+	char cfg[300], text[800];
 
-	snprintf(cfg, sizeof(cfg), "%s/ssh_config", tmp);
-	snprintf(text, sizeof(text), "Host lab-alias\n  HostName %s\n  ProxyJump jump\n", env_addr);
+	snprintf(cfg, sizeof(cfg), "%s/ssh_config_jump", tmp);
+	snprintf(text, sizeof(text), "Host lab-via-jump\n  HostName %s\n  ProxyJump root@jumpbox\n"
+		 "Host jumpbox\n  HostName %s\n  IdentityFile %s\n", env_addr, env_addr, env_key);
 	write_text(cfg, text);
 	o.ssh_config = cfg;
-	o.address = "lab-alias";
+	o.address = "lab-via-jump";
+	ck_ok(open_ssh(&s, &o, &err), &err, "ProxyJump");
+	occ_ssh_get_info(s, &info);
+	ck_assert_uint_eq(info.handshakes, 1);
+	ck_ok(occ_ssh_docker_open(&d, s, &err), &err, "driver");
+	ck_ok(ping(d, &err), &err, "ping through the jump");
+	ck_ok(ping(d, &err), &err, "ping through the jump");
+	occ_driver_free(d);
+	occ_ssh_close(s);
+
+	snprintf(text, sizeof(text), "Host lab-via-two\n  HostName %s\n  ProxyJump a,b\n", env_addr);
+	write_text(cfg, text);
+	o.address = "lab-via-two";
 	ck_assert_int_eq(open_ssh(&s, &o, &err), OCC_EPERM);
-	ck_assert_msg(strstr(err.msg, "ProxyJump") && strstr(err.msg, "not supported"), "%s",
+	ck_assert_msg(strstr(err.msg, "several jump hosts") && strstr(err.msg, "host 'lab'"), "%s",
 		      err.msg);
 }
 END_TEST
@@ -743,7 +760,7 @@ int main(void)
 	tcase_add_test(tc, test_encrypted_key_without_tty);
 	tcase_add_test(tc, test_no_key);
 	tcase_add_test(tc, test_agent);
-	tcase_add_test(tc, test_proxyjump_refused);
+	tcase_add_test(tc, test_proxyjump);
 	tcase_add_test(tc, test_config_alias);
 	tcase_add_test(tc, test_docker_over_ssh);
 	tcase_add_test(tc, test_converge_over_ssh);

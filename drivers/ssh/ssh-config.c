@@ -194,3 +194,53 @@ void occ_ssh__config_release(struct occ_ssh_config *c)
 	free(c->proxy_jump);
 	memset(c, 0, sizeof(*c));
 }
+
+int occ_ssh__parse_jump(struct occ_ssh_jump_spec *out, const char *spec, struct occ_error *err)
+{
+	struct occ_ssh_jump_spec j = { 0 };
+	const char *p = spec, *at, *colon = NULL, *end;
+	long port;
+
+	if (strchr(spec, ','))
+		return occ_error_set(err, OCC_EPERM,
+				     "ProxyJump '%s': several jump hosts are not supported", spec);
+	if (occ_starts_with(p, "ssh://"))
+		p += strlen("ssh://");
+	at = strrchr(p, '@');
+	if (at) {
+		j.user = occ_xstrndup(p, (size_t)(at - p));
+		p = at + 1;
+	}
+	if (*p == '[') {
+		end = strchr(p, ']');
+		if (!end)
+			goto bad;
+		j.host = occ_xstrndup(p + 1, (size_t)(end - p - 1));
+		colon = end[1] == ':' ? end + 1 : NULL;
+		if (end[1] && !colon)
+			goto bad;
+	} else {
+		colon = strchr(p, ':');
+		j.host = colon ? occ_xstrndup(p, (size_t)(colon - p)) : occ_xstrdup(p);
+	}
+	if (!j.host[0])
+		goto bad;
+	if (colon) {
+		if (occ_parse_long(colon + 1, 1, 65535, &port) != 0)
+			goto bad;
+		j.port = (uint16_t)port;
+	}
+	*out = j;
+	return 0;
+bad:
+	occ_ssh__jump_spec_release(&j);
+	return occ_error_set(err, OCC_EINVALID,
+			     "ProxyJump '%s' is not [user@]host[:port]", spec);
+}
+
+void occ_ssh__jump_spec_release(struct occ_ssh_jump_spec *j)
+{
+	free(j->user);
+	free(j->host);
+	memset(j, 0, sizeof(*j));
+}

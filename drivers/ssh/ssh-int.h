@@ -46,6 +46,18 @@ int occ_ssh__host_matches(const char *const *patterns, size_t n, const char *ali
 
 #endif
 
+/* One ProxyJump hop, "[user@]host[:port]" (or ssh://...); port 0 = unset. */
+struct occ_ssh_jump_spec {
+	char *user;           /* NULL when not given */
+	char *host;
+	uint16_t port;
+};
+
+/* OCC_EPERM for several hops ("a,b": not supported), OCC_EINVALID for a
+ * malformed one. Pure. */
+int occ_ssh__parse_jump(struct occ_ssh_jump_spec *out, const char *spec, struct occ_error *err);
+void occ_ssh__jump_spec_release(struct occ_ssh_jump_spec *j);
+
 /* ---- sessions (ssh-session.c) ------------------------------------------- */
 
 #include <stdbool.h>
@@ -65,15 +77,33 @@ struct occ_ssh_target {
 	bool accept_new, interactive;
 	long timeout_ms;
 	char *passphrase;     /* the key's, once it worked; wiped on release */
+	struct occ_ssh_target *jump; /* ProxyJump: reach host:port through this one */
 	char label[256];      /* "host 'lab' (10.231.1.2:22)", for messages */
 };
 void occ_ssh__target_release(struct occ_ssh_target *t);
+
+struct occ_ssh_jump;
 
 /* One authenticated session on a blocking, connected socket. */
 struct occ_ssh_conn {
 	int fd;
 	LIBSSH2_SESSION *session;
+	struct occ_ssh_jump *jump;  /* ProxyJump: the hop fd is bridged through */
 };
+
+/* ---- ProxyJump (ssh-jump.c) ---------------------------------------------- */
+
+/*
+ * Connect to the jump host jt, open a direct-tcpip channel to host:port
+ * there, and bridge it (a thread of its own, which alone owns the jump
+ * session) to one end of a socketpair, returned in *fd: the target's session
+ * runs over it as over a TCP socket. Blocking, bounded by jt->timeout_ms.
+ * When either side ends, the other sees EOF.
+ */
+int occ_ssh__jump_open(struct occ_ssh_jump **out, int *fd, struct occ_ssh_target *jt,
+		       const char *host, uint16_t port, struct occ_error *err);
+/* Stop the thread and close the jump session. NULL is a no-op. */
+void occ_ssh__jump_close(struct occ_ssh_jump *j);
 
 /*
  * Connect, handshake, check the host key, authenticate (agent, then key

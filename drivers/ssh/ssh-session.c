@@ -42,6 +42,10 @@ void occ_ssh__target_release(struct occ_ssh_target *t)
 	free(t->user);
 	free(t->identity);
 	free(t->known_hosts);
+	if (t->jump) {
+		occ_ssh__target_release(t->jump);
+		free(t->jump);
+	}
 	if (t->passphrase) {
 		explicit_bzero(t->passphrase, strlen(t->passphrase));
 		free(t->passphrase);
@@ -629,7 +633,11 @@ int occ_ssh__connect(struct occ_ssh_conn *conn, struct occ_ssh_target *t,
 
 	conn->fd = -1;
 	conn->session = NULL;
-	ret = tcp_connect(&conn->fd, t, deadline, err);
+	conn->jump = NULL;
+	if (t->jump)
+		ret = occ_ssh__jump_open(&conn->jump, &conn->fd, t->jump, t->host, t->port, err);
+	else
+		ret = tcp_connect(&conn->fd, t, deadline, err);
 	if (ret)
 		goto out;
 	conn->session = libssh2_session_init();
@@ -675,4 +683,6 @@ void occ_ssh__disconnect(struct occ_ssh_conn *conn, const char *why)
 	if (conn->fd >= 0)
 		close(conn->fd);
 	conn->fd = -1;
+	occ_ssh__jump_close(conn->jump);
+	conn->jump = NULL;
 }

@@ -490,28 +490,38 @@ static void *bridge_main(void *arg)
 
 /* ---- resolving the target ------------------------------------------------- */
 
-static int read_config(struct occ_ssh_config *cfg, const struct occ_ssh_opts *o,
-		       struct occ_error *err)
+/* The ssh config file's text, or NULL when there is none to read. */
+static int read_config_text(char **text, size_t *len, char **path, const struct occ_ssh_opts *o,
+			    struct occ_error *err)
 {
-	char *path = NULL, *text = NULL;
-	size_t len = 0;
-	int ret = 0;
+	int ret;
 
-	memset(cfg, 0, sizeof(*cfg));
+	*text = *path = NULL;
+	*len = 0;
 	if (o->ssh_config && strcmp(o->ssh_config, "none") == 0)
 		return 0;
-	path = o->ssh_config ? occ_xstrdup(o->ssh_config)
-			     : occ_xasprintf("%s/.ssh/config", occ_home_dir());
-	if (!o->ssh_config && access(path, F_OK) != 0)
-		goto out;
-	ret = occ_read_file(path, OCC_SSH_CONFIG_MAX, &text, &len, err);
-	if (!ret)
-		ret = occ_ssh__config_parse(cfg, text, len, o->address, path, occ_home_dir(), err);
+	*path = o->ssh_config ? occ_xstrdup(o->ssh_config)
+			      : occ_xasprintf("%s/.ssh/config", occ_home_dir());
+	if (!o->ssh_config && access(*path, F_OK) != 0)
+		return 0;
+	ret = occ_read_file(*path, OCC_SSH_CONFIG_MAX, text, len, err);
 	if (ret)
 		occ_error_prefix(err, "host '%s': ", o->name);
-out:
-	free(text);
-	free(path);
+	return ret;
+}
+
+static int config_for(struct occ_ssh_config *cfg, const char *text, size_t len,
+		      const char *path, const char *alias, const char *name,
+		      struct occ_error *err)
+{
+	int ret;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (!text)
+		return 0;
+	ret = occ_ssh__config_parse(cfg, text, len, alias, path, occ_home_dir(), err);
+	if (ret)
+		occ_error_prefix(err, "host '%s': ", name);
 	return ret;
 }
 
@@ -526,14 +536,65 @@ static char *default_user(void)
 	return occ_xstrdup(pw ? pw->pw_name : "root");
 }
 
+/*
+ * The jump host of t from ProxyJump spec: its own Host block gives HostName,
+ * User, Port and IdentityFile (a user and port in the spec win); without an
+ * IdentityFile it uses the target's key. Only one hop, and no ProxyJump of
+ * its own.
+ */
+static int resolve_jump(struct occ_ssh_target *t, const char *spec, const char *text,
+			size_t len, const char *path, struct occ_error *err)
+{
+	struct occ_ssh_jump_spec js;
+	struct occ_ssh_config cfg;
+	struct occ_ssh_target *j;
+	int ret = occ_ssh__parse_jump(&js, spec, err);
+
+	if (ret) {
+		occ_error_prefix(err, "host '%s': ", t->name);
+		return ret;
+	}
+	ret = config_for(&cfg, text, len, path, js.host, t->name, err);
+	if (ret)
+		goto out;
+	if (cfg.proxy_jump) {
+		ret = occ_error_set(err, OCC_EPERM, "host '%s': ProxyJump through '%s', itself "
+				    "behind ProxyJump %s: nested jumps are not supported",
+				    t->name, js.host, cfg.proxy_jump);
+		goto out;
+	}
+	j = t->jump = occ_xcalloc(1, sizeof(*j));
+	j->name = occ_xstrdup(t->name);   /* hints name the state file's host */
+	j->host = occ_xstrdup(cfg.hostname ? cfg.hostname : js.host);
+	j->user = js.user ? occ_xstrdup(js.user) : cfg.user ? occ_xstrdup(cfg.user) : default_user();
+	j->port = js.port ? js.port : cfg.port ? cfg.port : 22;
+	j->identity = occ_xstrdup(cfg.identity ? cfg.identity : t->identity);
+	j->known_hosts = occ_xstrdup(t->known_hosts);
+	j->accept_new = t->accept_new;
+	j->interactive = t->interactive;
+	j->timeout_ms = t->timeout_ms;
+	snprintf(j->label, sizeof(j->label), "jump host '%s' (%s:%u) of host '%s'", js.host,
+		 j->host, (unsigned)j->port, t->name);
+	snprintf(t->label, sizeof(t->label), "host '%s' (%s:%u via %s)", t->name, t->host,
+		 (unsigned)t->port, js.host);
+out:
+	occ_ssh__config_release(&cfg);
+	occ_ssh__jump_spec_release(&js);
+	return ret;
+}
+
 static int resolve(struct occ_ssh *s, const struct occ_ssh_opts *o, struct occ_error *err)
 {
 	struct occ_ssh_target *t = &s->t;
-	struct occ_ssh_config cfg;
-	int ret = read_config(&cfg, o, err);
+	struct occ_ssh_config cfg = { 0 };
+	char *text = NULL, *path = NULL;
+	size_t len = 0;
+	int ret = read_config_text(&text, &len, &path, o, err);
 
+	if (!ret)
+		ret = config_for(&cfg, text, len, path, o->address, o->name, err);
 	if (ret)
-		return ret;
+		goto out;
 	t->name = occ_xstrdup(o->name);
 	t->host = occ_xstrdup(cfg.hostname ? cfg.hostname : o->address);
 	t->user = o->user ? occ_xstrdup(o->user) : cfg.user ? occ_xstrdup(cfg.user) : default_user();
@@ -547,13 +608,12 @@ static int resolve(struct occ_ssh *s, const struct occ_ssh_opts *o, struct occ_e
 	t->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : DEFAULT_TIMEOUT;
 	snprintf(t->label, sizeof(t->label), "host '%s' (%s:%u)", t->name, t->host,
 		 (unsigned)t->port);
-	if (cfg.proxy_jump) {
-		ret = occ_error_set(err, OCC_EPERM,
-				    "host '%s': ProxyJump (%s, from ~/.ssh/config) is not supported",
-				    o->name, cfg.proxy_jump);
-		occ_error_hint(err, "reach the host directly, or run occ on the jump host");
-	}
+	if (cfg.proxy_jump)
+		ret = resolve_jump(t, cfg.proxy_jump, text, len, path, err);
+out:
 	occ_ssh__config_release(&cfg);
+	free(text);
+	free(path);
 	return ret;
 }
 

@@ -21,9 +21,10 @@
  * host. SSH keepalives (every 15 s) notice a peer that vanished silently.
  *
  * Errors, for every function here: OCC_EDAEMON (cannot resolve, connect, or
- * complete the handshake; a changed host key; the channel refused),
- * OCC_EPERM (unknown host key, authentication refused, encrypted key without
- * a way to ask for its passphrase, ProxyJump), OCC_ETIMEOUT (no answer within
+ * complete the handshake; the channel refused),
+ * OCC_EPERM (unknown or changed host key, authentication refused, encrypted
+ * key without a way to ask for its passphrase, unsupported ProxyJump),
+ * OCC_ETIMEOUT (no answer within
  * timeout_ms), OCC_EINVALID (bad ~/.ssh/config), OCC_EIO (local files and
  * sockets). Messages name the host and end with a hint.
  *
@@ -62,8 +63,12 @@ struct occ_ssh_opts {
 
 /*
  * Connect to o->address and start the bridge. Does network I/O (blocking, at
- * most timeout_ms). ProxyJump in ~/.ssh/config is refused with OCC_EPERM
- * ("not supported"). *out is written only on success; close it with
+ * most timeout_ms per session). A ProxyJump in ~/.ssh/config is followed for
+ * one hop ("[user@]jump[:port]", the jump host's own Host block applying to
+ * it, the target's key used when it names none): the target's session runs
+ * through a direct-tcpip channel of the jump host's, each checked against
+ * known_hosts. Several hops ("a,b") and a jump host behind its own ProxyJump
+ * are refused with OCC_EPERM. *out is written only on success; close it with
  * occ_ssh_close().
  */
 int occ_ssh_open(struct occ_ssh **out, const struct occ_ssh_opts *o, struct occ_error *err);
