@@ -343,6 +343,50 @@ START_TEST(test_encrypted_key_without_tty)
 }
 END_TEST
 
+static int ask_calls;
+static char wrong_passphrase[] = "not-the-passphrase";
+
+/* The lab key's passphrase, as a CLI prompt would return it (ctx: a wrong one). */
+static int ask(void *ctx, const char *key_path, char *buf, size_t cap)
+{
+	char path[300];
+	FILE *f;
+
+	ask_calls++;
+	ck_assert_str_eq(key_path, env_key_pass);
+	if (ctx) {
+		snprintf(buf, cap, "%s", (const char *)ctx);
+		return 0;
+	}
+	snprintf(path, sizeof(path), "%s", env_key_pass);
+	snprintf(path + strlen(path) - strlen("id_ed25519_pass"), sizeof(path), "pass.txt");
+	f = fopen(path, "re");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(buf, (int)cap, f));
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+START_TEST(test_encrypted_key_asked)
+{
+	struct occ_ssh_opts o = opts();
+	struct occ_ssh *s = NULL;
+	struct occ_error err;
+
+	o.identity = env_key_pass;
+	o.interactive = true;
+	o.ask_passphrase = ask;
+	ck_ok(open_ssh(&s, &o, &err), &err, "asked passphrase");
+	ck_assert_int_eq(ask_calls, 1);
+	occ_ssh_close(s);
+	o.ask_ctx = wrong_passphrase;
+	ck_assert_int_eq(open_ssh(&s, &o, &err), OCC_EPERM);
+	ck_assert_msg(strstr(err.msg, "wrong passphrase"), "%s", err.msg);
+	ck_assert_int_eq(ask_calls, 2);
+}
+END_TEST
+
 START_TEST(test_no_key)
 {
 	struct occ_ssh_opts o = opts();
@@ -758,6 +802,7 @@ int main(void)
 	tcase_add_test(tc, test_changed_host_key);
 	tcase_add_test(tc, test_rsa_refused);
 	tcase_add_test(tc, test_encrypted_key_without_tty);
+	tcase_add_test(tc, test_encrypted_key_asked);
 	tcase_add_test(tc, test_no_key);
 	tcase_add_test(tc, test_agent);
 	tcase_add_test(tc, test_proxyjump);

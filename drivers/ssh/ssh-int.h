@@ -78,6 +78,8 @@ struct occ_ssh_target {
 	long timeout_ms;
 	char *passphrase;     /* the key's, once it worked; wiped on release */
 	struct occ_ssh_target *jump; /* ProxyJump: reach host:port through this one */
+	int (*ask)(void *ctx, const char *key_path, char *buf, size_t cap);
+	void *ask_ctx;        /* the options' ask_passphrase, or NULL: /dev/tty */
 	char label[256];      /* "host 'lab' (10.231.1.2:22)", for messages */
 };
 void occ_ssh__target_release(struct occ_ssh_target *t);

@@ -449,12 +449,33 @@ out:
 	return ret;
 }
 
+/* The caller's prompt when it gave one (the CLI's), else /dev/tty. */
+static int ask_passphrase(char **out, const struct occ_ssh_target *t, const char *path,
+			  struct occ_error *err)
+{
+	char buf[1024];
+
+	if (!t->ask)
+		return read_passphrase(out, path, err);
+	if (t->ask(t->ask_ctx, path, buf, sizeof(buf)) != 0) {
+		explicit_bzero(buf, sizeof(buf));
+		occ_error_set(err, OCC_ECANCELED, "no passphrase given for the key '%s' of %s", path,
+			      t->label);
+		return err->code;
+	}
+	buf[sizeof(buf) - 1] = '\0';
+	*out = occ_xstrdup(buf);
+	explicit_bzero(buf, sizeof(buf));
+	return 0;
+}
+
 /* ---- authentication ------------------------------------------------------- */
 
 struct auth {
 	struct occ_strbuf tried;   /* "ssh-agent (2 keys), /root/.ssh/id_ed25519" */
 	bool rsa_refused;
 	char encrypted[512];       /* an encrypted key we could not unlock, or "" */
+	char bad_pass[512];        /* a key whose passphrase, as given, was wrong */
 };
 
 static void tried(struct auth *a, const char *what)
@@ -520,7 +541,7 @@ static int try_key(LIBSSH2_SESSION *s, struct occ_ssh_target *t, const char *pat
 			tried(a, path);
 			return 0;
 		}
-		ret = read_passphrase(&pass, path, err);
+		ret = ask_passphrase(&pass, t, path, err);
 		if (ret)
 			return ret;
 	}
@@ -534,6 +555,8 @@ static int try_key(LIBSSH2_SESSION *s, struct occ_ssh_target *t, const char *pat
 		ret = 1;
 	} else if (strcmp(k.type, "ssh-rsa") == 0) {
 		a->rsa_refused = true;
+	} else if (pass && libssh2_session_last_errno(s) == LIBSSH2_ERROR_FILE) {
+		snprintf(a->bad_pass, sizeof(a->bad_pass), "%s", path);
 	} else if (k.encrypted) {
 		snprintf(a->encrypted, sizeof(a->encrypted), "%s", path);
 	}
@@ -554,6 +577,13 @@ static int refused(const struct occ_ssh_target *t, struct auth *a, struct occ_er
 		occ_error_hint(err, "use an ed25519 key: 'ssh-keygen -t ed25519', add the .pub "
 			       "to ~/.ssh/authorized_keys of %s on the host, and set identity: "
 			       "to the new key", t->user);
+		return err->code;
+	}
+	if (a->bad_pass[0]) {
+		occ_error_set(err, OCC_EPERM, "cannot log in to %s: wrong passphrase for the key '%s'",
+			      t->label, a->bad_pass);
+		occ_error_hint(err, "try again, or load the key into ssh-agent ('ssh-add %s')",
+			       a->bad_pass);
 		return err->code;
 	}
 	if (a->encrypted[0]) {

@@ -572,6 +572,8 @@ static int resolve_jump(struct occ_ssh_target *t, const char *spec, const char *
 	j->known_hosts = occ_xstrdup(t->known_hosts);
 	j->accept_new = t->accept_new;
 	j->interactive = t->interactive;
+	j->ask = t->ask;
+	j->ask_ctx = t->ask_ctx;
 	j->timeout_ms = t->timeout_ms;
 	snprintf(j->label, sizeof(j->label), "jump host '%s' (%s:%u) of host '%s'", js.host,
 		 j->host, (unsigned)j->port, t->name);
@@ -605,6 +607,8 @@ static int resolve(struct occ_ssh *s, const struct occ_ssh_opts *o, struct occ_e
 					: occ_xasprintf("%s/.ssh/known_hosts", occ_home_dir());
 	t->accept_new = o->accept_new;
 	t->interactive = o->interactive;
+	t->ask = o->ask_passphrase;
+	t->ask_ctx = o->ask_ctx;
 	t->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : DEFAULT_TIMEOUT;
 	snprintf(t->label, sizeof(t->label), "host '%s' (%s:%u)", t->name, t->host,
 		 (unsigned)t->port);

@@ -28,8 +28,9 @@
  * timeout_ms), OCC_EINVALID (bad ~/.ssh/config), OCC_EIO (local files and
  * sockets). Messages name the host and end with a hint.
  *
- * Nothing here prints. Passphrases are read from /dev/tty only, kept in
- * memory for reconnects, and wiped on close.
+ * Nothing here prints. Passphrases come from the caller's ask_passphrase or
+ * /dev/tty (never argv or the environment), are kept in memory for
+ * reconnects, and wiped on close.
  */
 #ifndef OCC_SSH_H
 #define OCC_SSH_H
@@ -51,7 +52,14 @@ struct occ_ssh_opts {
 	const char *identity;       /* NULL: ssh config IdentityFile, then ~/.ssh/id_ed25519, id_ecdsa */
 	const char *remote_socket;  /* NULL: /var/run/docker.sock */
 	bool accept_new;            /* unknown host key: record it in known_hosts and go on */
-	bool interactive;           /* may prompt for a key passphrase on /dev/tty */
+	bool interactive;           /* may ask for a key passphrase (ask_passphrase, else /dev/tty) */
+	/* Optional, with interactive: the caller's prompt for the passphrase of
+	 * key_path (the CLI's, so the library never touches the terminal): write
+	 * it NUL-terminated into buf (cap bytes), return 0, or non-zero to give up
+	 * (OCC_ECANCELED). NULL: occ asks on /dev/tty, echo off. Asked once: the
+	 * passphrase is kept in memory for reconnects and wiped on close. */
+	int (*ask_passphrase)(void *ctx, const char *key_path, char *buf, size_t cap);
+	void *ask_ctx;
 	const char *known_hosts;    /* NULL: ~/.ssh/known_hosts */
 	const char *ssh_config;     /* NULL: ~/.ssh/config (if present); "none": don't read one */
 	long timeout_ms;            /* connect + handshake + auth; 0 = 10 s */
