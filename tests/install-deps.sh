@@ -10,7 +10,7 @@ pkgs=(
 	libssl-dev libcrypt-dev check
 	clang libclang-rt-14-dev
 	python3 python3-jsonschema python3-yaml
-	docker.io busybox-static iproute2 openssh-server openssh-client
+	docker.io busybox-static iproute2 openssh-server openssh-client procps util-linux
 	systemd libxml2-utils
 )
 missing=()

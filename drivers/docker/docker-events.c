@@ -12,8 +12,9 @@
  * A driver following events is busy for the stream's whole life: the watcher
  * gives each stream a driver of its own.
  *
- * Only unix-socket endpoints are followed (the only transport today); a later
- * tunnelled transport needs its socket path exposed by http.c.
+ * The stream connects to the transport's socket path: the daemon's own
+ * socket, or the local end of a tunnel (SSH), whose explain hook then says
+ * why a broken stream broke.
  */
 #include "drivers/docker/docker-int.h"
 
@@ -197,6 +198,7 @@ int occ_docker__events(struct occ_driver *d, const struct occ_state *desired,
 {
 	struct occ_docker *dk = occ_docker__from(d);
 	const char *endpoint = occ_docker__http_endpoint(dk->http);
+	const struct occ_docker_transport *t = occ_docker__http_transport(dk->http);
 	struct stream s = { .d = d, .fn = fn, .ctx = ctx, .stop = stop };
 	uint64_t t0 = occ_now_ms();
 	char *url = NULL;
@@ -204,7 +206,7 @@ int occ_docker__events(struct occ_driver *d, const struct occ_state *desired,
 
 	occ_docker__resp_init(&s.resp);
 	occ_docker__lines_init(&s.lines, on_line, &s);
-	if (!occ_starts_with(endpoint, "unix://")) {
+	if (!t->socket_path || t->open_socket) {
 		ret = occ_error_set(err, OCC_EINVALID,
 				    "cannot follow the events of %s: only unix sockets are supported",
 				    endpoint);
@@ -219,8 +221,13 @@ int occ_docker__events(struct occ_driver *d, const struct occ_state *desired,
 		goto out;
 	}
 	url = events_url(dk, desired->name);
-	set_options(&s, url, endpoint + strlen("unix://"));
+	set_options(&s, url, t->socket_path);
 	ret = outcome(&s, curl_easy_perform(s.curl), endpoint, err);
+	if (ret && !s.cb_code && !stop_set(stop) && t->explain &&
+	    (s.resp.status == 0 || s.resp.status == 200)) {
+		t->explain(t->ctx, err);
+		ret = err->code;
+	}
 	trace(&s, url, t0, ret);
 out:
 	if (s.curl)

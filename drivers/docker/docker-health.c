@@ -165,13 +165,15 @@ static bool probe(CURL *c, long timeout_ms, char *why, size_t why_len)
 	return false;
 }
 
-static CURL *probe_handle(const char *url)
+static CURL *probe_handle(const char *url, const char *unix_path)
 {
 	CURL *c = curl_easy_init();
 
 	if (!c)
 		return NULL;
 	curl_easy_setopt(c, CURLOPT_URL, url);
+	if (unix_path)
+		curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, unix_path);
 	curl_easy_setopt(c, CURLOPT_PROXY, "");
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard);
@@ -190,16 +192,38 @@ static long probe_timeout(uint64_t deadline)
 	return left < 100 ? 100 : (long)left;
 }
 
+/*
+ * A tunnelled transport (SSH) reaches the published port from the daemon's
+ * machine: the probe then goes through the unix socket it hands out, and the
+ * URL only names the address for curl's Host header and for messages.
+ */
+static int tunnel_path(struct occ_docker *dk, const struct occ_state *desired, char *path,
+		       size_t cap, struct occ_error *err)
+{
+	const struct occ_docker_transport *t = occ_docker__http_transport(dk->http);
+	const char *bind = desired->container.bind;
+
+	path[0] = '\0';
+	if (!t->tcp_socket)
+		return 0;
+	if (!bind || !*bind || strcmp(bind, "0.0.0.0") == 0 || strcmp(bind, "::") == 0)
+		bind = "127.0.0.1";
+	return t->tcp_socket(t->ctx, bind, desired->container.port, path, cap, err);
+}
+
 static int wait_http(struct occ_docker *dk, const struct occ_state *desired,
 		     uint64_t timeout_ms, struct occ_error *err)
 {
 	char *url = probe_url(desired);
 	uint64_t deadline = occ_now_ms() + timeout_ms, now;
-	char why[256] = "no answer yet";
+	char why[256] = "no answer yet", path[256];
 	struct occ_docker_brief b;
-	CURL *c = probe_handle(url);
-	int ret;
+	CURL *c = NULL;
+	int ret = tunnel_path(dk, desired, path, sizeof(path), err);
 
+	if (ret)
+		goto out;
+	c = probe_handle(url, path[0] ? path : NULL);
 	if (!c) {
 		ret = occ_error_set(err, OCC_EGENERIC, "cannot initialise libcurl");
 		goto out;

@@ -60,9 +60,21 @@ struct occ_docker_transport {
 	char *socket_path;
 	/* Optional: return a connected, O_CLOEXEC stream socket, or -1 with err set. */
 	int (*open_socket)(void *ctx, struct occ_error *err);
+	/* Optional (tunnels): write to path (cap bytes) a local unix socket that
+	 * reaches host:port as seen from the daemon's machine; the HTTP health
+	 * probe goes through it instead of connecting to host:port here. */
+	int (*tcp_socket)(void *ctx, const char *host, uint16_t port, char *path, size_t cap,
+			  struct occ_error *err);
+	/* Optional (tunnels): after a request failed below HTTP, replace err with
+	 * the tunnel's own account (host unreachable, key refused) when it has one. */
+	void (*explain)(void *ctx, struct occ_error *err);
 	void (*free_ctx)(void *ctx);
 	void *ctx;
 };
+
+/* Open a driver on transport t (taken, left empty, even on failure). No I/O. */
+int occ_docker__open_transport(struct occ_driver **out, struct occ_docker_transport *t,
+			       struct occ_error *err);
 
 /* Whether this libcurl can use a socket open_socket hands over (not 7.88.x). */
 bool occ_docker__curl_takes_connected_sockets(void);
@@ -117,6 +129,7 @@ int occ_docker__http_negotiate(struct occ_docker_http *h, struct occ_error *err)
 /* "1.41" after negotiation, else NULL. */
 const char *occ_docker__http_api_version(const struct occ_docker_http *h);
 const char *occ_docker__http_endpoint(const struct occ_docker_http *h);
+const struct occ_docker_transport *occ_docker__http_transport(const struct occ_docker_http *h);
 /* The daemon's own Api-Version after negotiation, else "". */
 const char *occ_docker__http_daemon_api(const struct occ_docker_http *h);
 /* The per-request default timeout (tests shorten it). */

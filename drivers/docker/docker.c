@@ -443,14 +443,21 @@ static const struct occ_driver_ops docker_ops = {
 int occ_docker_open(struct occ_driver **out, const char *docker_host, struct occ_error *err)
 {
 	struct occ_docker_transport t;
-	struct occ_docker *dk;
 	int ret = occ_docker__transport_from_host(&t, docker_host, err);
 
 	if (ret)
 		return ret;
-	dk = occ_xcalloc(1, sizeof(*dk));
+	return occ_docker__open_transport(out, &t, err);
+}
+
+int occ_docker__open_transport(struct occ_driver **out, struct occ_docker_transport *t,
+			       struct occ_error *err)
+{
+	struct occ_docker *dk = occ_xcalloc(1, sizeof(*dk));
+	int ret;
+
 	dk->base.ops = &docker_ops;
-	ret = occ_docker__http_new(&dk->http, &t, err);
+	ret = occ_docker__http_new(&dk->http, t, err);
 	if (ret) {
 		free(dk);
 		return ret;

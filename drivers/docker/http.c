@@ -251,6 +251,11 @@ const char *occ_docker__http_endpoint(const struct occ_docker_http *h)
 	return h->t.endpoint;
 }
 
+const struct occ_docker_transport *occ_docker__http_transport(const struct occ_docker_http *h)
+{
+	return &h->t;
+}
+
 void occ_docker__http_set_timeout(struct occ_docker_http *h, long timeout_ms)
 {
 	h->timeout_ms = timeout_ms;
@@ -468,6 +473,9 @@ static int perform(struct occ_docker_http *h, const struct occ_docker_req *req,
 		ret = occ_docker__connect_error(err, h->t.endpoint, occ_docker__fail_kind(rc),
 						(int)os_errno,
 						h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc));
+		if (h->t.explain)
+			h->t.explain(h->t.ctx, err);
+		ret = err->code;
 		goto out;
 	}
 	curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &resp->status);
