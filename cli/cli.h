@@ -123,6 +123,7 @@ int cmd_man(struct occ_cli *cli, int argc, char **argv);
 int cmd_user(struct occ_cli *cli, int argc, char **argv);
 int cmd_mount(struct occ_cli *cli, int argc, char **argv);
 int cmd_host(struct occ_cli *cli, int argc, char **argv);
+int cmd_open(struct occ_cli *cli, int argc, char **argv);
 int cmd_config(struct occ_cli *cli, int argc, char **argv);
 int cmd_volume(struct occ_cli *cli, int argc, char **argv);
 int cmd_install(struct occ_cli *cli, int argc, char **argv);

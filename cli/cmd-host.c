@@ -158,7 +158,8 @@ static int test_host(struct occ_cli *cli, const struct occ_host *h, bool accept_
 {
 	struct occ_target tg;
 	struct occ_docker_version v;
-	struct occ_cli_conn_info ci;
+	struct occ_conn_info ci;
+	double connect_ms = 0;
 	double rtt[TEST_PINGS], t0;
 	int rc;
 
@@ -167,8 +168,8 @@ static int test_host(struct occ_cli *cli, const struct occ_host *h, bool accept_
 	t0 = now_ms();
 	rc = occ_cli_target_open_host(cli, &tg, h, accept_new);
 	if (rc == 0) {
-		occ_cli_target_conn_info(&tg, &ci);
-		ci.connect_ms = now_ms() - t0;
+		occ_conn_get_info(tg.conn, &ci);
+		connect_ms = now_ms() - t0;
 		rc = occ_docker_versions(&v, tg.driver, &tg.err);
 	}
 	for (int i = 0; rc == 0 && i < TEST_PINGS; i++) {
@@ -202,7 +203,7 @@ static int test_host(struct occ_cli *cli, const struct occ_host *h, bool accept_
 			occ_json_kstr(j, "api_version", v.api_version);
 			occ_json_kstr(j, "os", v.os);
 			occ_json_kstr(j, "arch", v.arch);
-			occ_json_kdouble(j, "connect_ms", ci.connect_ms);
+			occ_json_kdouble(j, "connect_ms", connect_ms);
 			occ_json_kdouble(j, "round_trip_ms", rtt[TEST_PINGS / 2]);
 		}
 		occ_json_obj_end(j);
@@ -215,7 +216,7 @@ static int test_host(struct occ_cli *cli, const struct occ_host *h, bool accept_
 			printf("  ssh         %s, %s key %s, %s, handshake %.1f ms\n", ci.banner,
 			       ci.hostkey_type, ci.fingerprint, ci.kex, ci.handshake_ms);
 		printf("  docker      %s (API %s), %s/%s\n", v.version, v.api_version, v.os, v.arch);
-		printf("  connect     %.1f ms\n", ci.connect_ms);
+		printf("  connect     %.1f ms\n", connect_ms);
 		printf("  round trip  %.2f ms (median of %d pings; min %.2f, max %.2f)\n",
 		       rtt[TEST_PINGS / 2], TEST_PINGS, rtt[0], rtt[TEST_PINGS - 1]);
 	}

@@ -18,8 +18,13 @@
  *  - one worker thread per host runs a reconcile when told: project lock,
  *    observe, plan, apply, with a driver it opened itself (the Docker driver
  *    is not thread-safe; no driver is ever shared between threads).
- *  - one events thread per local host follows Docker's event stream, also
- *    with a driver of its own, and posts what it sees.
+ *  - one events thread per host follows Docker's event stream, also with a
+ *    driver of its own, and posts what it sees. A stream that comes back
+ *    (daemon restarted, SSH session re-established) resyncs the host.
+ *  - a remote host's two drivers share its one SSH connection (drivers/
+ *    conn.h), kept for the watcher's life and re-established by the SSH
+ *    layer with its own backoff: a reconcile over it costs round trips,
+ *    never a handshake.
  *
  * Threads reach the loop only through a mutex-guarded queue plus ev_async;
  * the loop reaches a worker through its job slot and condition variable.
@@ -46,6 +51,7 @@
 
 #include "cli/cli.h"
 #include "cli/json.h"
+#include "drivers/conn.h"
 #include "drivers/docker/docker.h"
 #include "model/hash.h"
 #include "reconciler/apply.h"
@@ -61,12 +67,11 @@
 
 struct watch;
 
-enum events_state { EVS_NONE = 0, EVS_CONNECTING, EVS_CONNECTED, EVS_DOWN, EVS_UNSUPPORTED };
+enum events_state { EVS_NONE = 0, EVS_CONNECTING, EVS_CONNECTED, EVS_DOWN };
 
 /* A reconcile handed to a worker; the worker owns it. */
 struct job {
 	struct occ_state *eff;
-	char *address;            /* NULL: this machine */
 	struct occ_watch_run run;
 	char state_hash[OCC_HASH_HEX_LEN + 1];
 };
@@ -75,6 +80,7 @@ struct host {
 	struct watch *w;
 	char *name;
 	char *address;            /* NULL: this machine */
+	struct occ_host cfg;      /* how to reach it: name, address, user, port, identity, socket */
 	struct occ_state *eff;    /* the effective state for this host */
 	struct occ_watch_host sm;
 	enum events_state evs;
@@ -85,6 +91,13 @@ struct host {
 	pthread_t worker, events;
 	bool has_worker, has_events;
 	struct occ_state *ev_state; /* the events thread's copy (project name) */
+
+	/* The host's one connection (for a remote host: one SSH session shared
+	 * by the worker's and the events thread's drivers), opened by whichever
+	 * thread needs it first, closed after both have exited. */
+	pthread_mutex_t conn_mu;
+	struct occ_conn *conn;
+	struct occ_trace_sink ssh_trace;
 
 	/* shared with the threads, under mu */
 	pthread_mutex_t mu;
@@ -460,18 +473,27 @@ static void on_trace(void *vctx, const char *line)
 		wlog(h->w, L_DEBUG, h->name, "trace", NULL, "%s", line);
 }
 
-/* Open a driver for a host; remote hosts are not supported yet. */
-static int open_driver(struct host *h, const char *address, struct occ_driver **out,
-		       struct occ_error *err)
+/* The host's connection, opened on first use (a remote host's SSH handshake
+ * happens here; a failure is retried on the next run). */
+static int get_conn(struct host *h, struct occ_conn **out, struct occ_error *err)
 {
-	if (address) {
-		occ_error_set(err, OCC_EGENERIC,
-			      "host '%s' (%s): remote hosts over SSH are not supported by this build yet",
-			      h->name, address);
-		occ_error_hint(err, "watch only the local host with --host NAME");
-		return err->code;
-	}
-	if (occ_docker_open(out, NULL, err))
+	struct occ_conn_opts o = { .trace = &h->ssh_trace };
+	int ret = 0;
+
+	pthread_mutex_lock(&h->conn_mu);
+	if (!h->conn)
+		ret = occ_conn_open(&h->conn, h->cfg.address ? &h->cfg : NULL, &o, err);
+	*out = h->conn;
+	pthread_mutex_unlock(&h->conn_mu);
+	return ret;
+}
+
+/* A driver of the calling thread's own over the host's connection. */
+static int open_driver(struct host *h, struct occ_driver **out, struct occ_error *err)
+{
+	struct occ_conn *c;
+
+	if (get_conn(h, &c, err) || occ_conn_driver(c, out, err))
 		return err->code;
 	(*out)->progress.fn = on_progress;
 	(*out)->progress.ctx = h;
@@ -551,7 +573,7 @@ static int reconcile(struct host *h, struct job *job, struct occ_driver **d, str
 
 	occ_observed_init(&obs);
 	occ_plan_init(&plan);
-	ret = *d ? 0 : open_driver(h, job->address, d, &m->err);
+	ret = *d ? 0 : open_driver(h, d, &m->err);
 	if (ret)
 		goto out;
 	ret = lock_take(h, &m->err);
@@ -585,7 +607,6 @@ static void job_free(struct job *job)
 	if (!job)
 		return;
 	occ_state_free(job->eff);
-	free(job->address);
 	free(job);
 }
 
@@ -679,7 +700,7 @@ static void *events_main(void *arg)
 
 	while (!stopping(h)) {
 		struct msg *m = msg_new(MSG_STREAM_LOST, h);
-		int ret = open_driver(h, NULL, &d, &m->err);
+		int ret = open_driver(h, &d, &m->err);
 
 		if (!ret)
 			ret = occ_driver_events(d, h->ev_state, on_stream_event, &ctx, &h->stop,
@@ -745,6 +766,15 @@ static struct host *host_new(struct watch *w, const struct occ_host *cfg, const 
 	h->w = w;
 	h->name = occ_xstrdup(name);
 	h->address = occ_xstrdup(cfg ? cfg->address : NULL);
+	h->cfg = (struct occ_host){
+		.name = h->name, .address = h->address,
+		.user = occ_xstrdup(cfg ? cfg->user : NULL),
+		.port = cfg ? cfg->port : 0,
+		.identity = occ_xstrdup(cfg ? cfg->identity : NULL),
+		.socket = occ_xstrdup(cfg ? cfg->socket : NULL),
+	};
+	h->ssh_trace = (struct occ_trace_sink){ on_trace, h };
+	pthread_mutex_init(&h->conn_mu, NULL);
 	h->eff = occ_state_for_host(w->state, cfg);
 	occ_watch_config_init(&wc, &w->state->watch);
 	occ_watch_host_init(&h->sm, &wc, seed_for(name), occ_now_ms());
@@ -754,9 +784,7 @@ static struct host *host_new(struct watch *w, const struct occ_host *cfg, const 
 	pthread_cond_init(&h->cv, &ca);
 	pthread_condattr_destroy(&ca);
 	spawn(h, &h->worker, worker_main, &h->has_worker);
-	if (h->address) {
-		h->evs = EVS_UNSUPPORTED;
-	} else if (!w->once) {
+	if (!w->once) {
 		h->ev_state = occ_state_clone(h->eff);
 		h->evs = EVS_CONNECTING;
 		spawn(h, &h->events, events_main, &h->has_events);
@@ -788,8 +816,13 @@ static void host_free(struct host *h)
 	job_free(h->job);
 	pthread_cond_destroy(&h->cv);
 	pthread_mutex_destroy(&h->mu);
+	occ_conn_close(h->conn);
+	pthread_mutex_destroy(&h->conn_mu);
 	occ_state_free(h->ev_state);
 	occ_state_free(h->eff);
+	free(h->cfg.user);
+	free(h->cfg.identity);
+	free(h->cfg.socket);
 	free(h->address);
 	free(h->name);
 	free(h);
@@ -818,14 +851,24 @@ static void host_retire(struct watch *w, struct host *h, const char *why)
 	host_stop(h);
 }
 
+/* Whether the host is reached the same way (else it gets a new connection). */
+static bool same_endpoint(const struct occ_host *a, const struct occ_host *b)
+{
+	if (!b || !b->address)
+		return !a->address;
+	return occ_streq(a->address, b->address) && occ_streq(a->user, b->user) &&
+	       a->port == b->port && occ_streq(a->identity, b->identity) &&
+	       occ_streq(a->socket, b->socket);
+}
+
 /* Bring one desired host in line: new, updated, or replaced. */
 static void host_sync(struct watch *w, const struct occ_host *cfg, const char *name)
 {
 	struct host *h = host_find(w, name);
 	struct occ_watch_config wc;
 
-	if (h && !occ_streq(h->address, cfg ? cfg->address : NULL)) {
-		host_retire(w, h, "its address changed");
+	if (h && !same_endpoint(&h->cfg, cfg)) {
+		host_retire(w, h, "how to reach it changed");
 		h = NULL;
 	}
 	if (!h) {
@@ -878,8 +921,7 @@ static size_t hosts_sync(struct watch *w)
 
 static const char *evs_name(enum events_state s)
 {
-	static const char *const names[] = { "none", "connecting", "connected", "disconnected",
-					     "unsupported" };
+	static const char *const names[] = { "none", "connecting", "connected", "disconnected" };
 
 	return names[s];
 }
@@ -1012,7 +1054,6 @@ static void dispatch(struct watch *w, struct host *h, const struct occ_watch_run
 	char why[128];
 
 	job->eff = occ_state_clone(h->eff);
-	job->address = occ_xstrdup(h->address);
 	job->run = *run;
 	snprintf(job->state_hash, sizeof(job->state_hash), "%s", w->state_hash);
 	occ_watch_reasons_str(why, sizeof(why), run->reasons);

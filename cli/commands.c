@@ -70,6 +70,18 @@ const struct occ_cmd occ_commands[] = {
 	  "SRC must exist; / and your home directory itself need --force. A relative SRC\n"
 	  "is taken from the current directory. Mounts change the container: the next\n"
 	  "'occ apply' recreates it ('occ diff' shows why); --apply does it now.\n" },
+	{ "open", cmd_open, CMD_LOAD_STATE | CMD_DEFAULT_STATE, "[--host NAME] [--port N] [--print]",
+	  "print the service's URL, forwarding it here from a remote host",
+	  "On this machine (or a host that publishes the service on its network) the\n"
+	  "URL works as it is: occ prints it and, on a terminal, opens a browser.\n"
+	  "A remote host that publishes the service on loopback only is reached over\n"
+	  "its SSH connection: a listener on 127.0.0.1 here forwards to the service\n"
+	  "there until Ctrl-C. Nothing is published on the remote host for this.\n\n"
+	  "      --host NAME  the host (default: default_host, or the only host)\n"
+	  "  -p, --port N     the local port of the forward (default: the service's\n"
+	  "                   port when free, else any free port)\n"
+	  "      --bind ADDR  listen on this loopback address (default 127.0.0.1)\n"
+	  "      --print      print the URL only; never open a browser\n" },
 	{ "host", cmd_host, CMD_LOAD_STATE | CMD_DEFAULT_STATE,
 	  "add|remove|list|show|edit|test|default ...", "manage the machines to converge",
 	  "  occ host add NAME [USER@]ADDRESS [-u USER] [-p PORT] [-i KEY] [--socket PATH]\n"

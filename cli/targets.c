@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "drivers/conn.h"
 #include "drivers/docker/docker.h"
 
 static void target_init(struct occ_target *t, const char *name, struct occ_state *eff)
@@ -21,62 +22,70 @@ static void target_init(struct occ_target *t, const char *name, struct occ_state
 	occ_error_clear(&t->err);
 }
 
-static void target_open(struct occ_target *t, const struct occ_host *h, bool accept_new)
-{
-	(void)accept_new;
-	t->address = h && h->address ? occ_xstrdup(h->address) : NULL;
-	if (h && h->address) {
-		t->rc = occ_error_set(&t->err, OCC_EGENERIC,
-				      "host '%s' (%s): remote hosts over SSH are not supported by this build yet",
-				      h->name, h->address);
-		occ_error_hint(&t->err, "limit the command to local hosts with --host NAME");
-		return;
-	}
-	t->rc = occ_docker_open(&t->driver, NULL, &t->err);
-}
-
 static void print_trace(void *ctx, const char *line)
 {
 	(void)ctx;
 	fprintf(stderr, "%s\n", line);
 }
 
-/* -vv: every API call on stderr. */
-static void target_trace(struct occ_cli *cli, struct occ_target *t)
+/* -vv: every API call and SSH handshake on stderr (one whole line each). */
+static const struct occ_trace_sink stderr_trace = { print_trace, NULL };
+
+/* Connect t to its host: the SSH handshake of a remote host happens here. */
+static void target_connect(struct occ_cli *cli, struct occ_target *t, const struct occ_host *h,
+			   bool accept_new)
 {
+	struct occ_conn_opts o = {
+		.accept_new = accept_new,
+		.interactive = cli->tty_in,
+		.trace = cli->verbose >= 2 ? &stderr_trace : NULL,
+	};
+
+	t->address = h && h->address ? occ_xstrdup(h->address) : NULL;
+	t->rc = occ_conn_open(&t->conn, h, &o, &t->err);
+	if (t->rc == 0)
+		t->rc = occ_conn_driver(t->conn, &t->driver, &t->err);
 	if (t->driver && cli->verbose >= 2)
-		t->driver->trace.fn = print_trace;
+		t->driver->trace = stderr_trace;
+}
+
+struct connect_ctx {
+	struct occ_cli *cli;
+	const struct occ_host **hosts;   /* per target, NULL: this machine */
+	struct occ_target *base;
+};
+
+static void connect_one(struct occ_target *tg, void *vctx)
+{
+	struct connect_ctx *c = vctx;
+
+	target_connect(c->cli, tg, c->hosts[tg - c->base], false);
 }
 
 int occ_cli_targets_open(struct occ_cli *cli, struct occ_targets *out)
 {
 	const struct occ_state *st = cli->state;
+	const struct occ_host **hosts;
+	struct connect_ctx cc;
 	size_t n = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (st->n_hosts == 0) {
-		if (cli->host && strcmp(cli->host, "local") != 0) {
-			occ_cli_errorf(cli, "unknown host '%s': %s lists no hosts, only 'local'",
-				       cli->host, cli->file);
-			return OCC_EXIT_ERROR;
-		}
-		out->items = occ_xcalloc(1, sizeof(*out->items));
-		target_init(&out->items[0], "local", occ_state_for_host(st, NULL));
-		target_open(&out->items[0], NULL, false);
-		target_trace(cli, &out->items[0]);
-		out->n = 1;
-		return 0;
+	if (st->n_hosts == 0 && cli->host && strcmp(cli->host, "local") != 0) {
+		occ_cli_errorf(cli, "unknown host '%s': %s lists no hosts, only 'local'",
+			       cli->host, cli->file);
+		return OCC_EXIT_ERROR;
 	}
-	out->items = occ_xcalloc(st->n_hosts, sizeof(*out->items));
+	out->items = occ_xcalloc(st->n_hosts ? st->n_hosts : 1, sizeof(*out->items));
+	hosts = occ_xcalloc(st->n_hosts ? st->n_hosts : 1, sizeof(*hosts));
+	if (st->n_hosts == 0)
+		target_init(&out->items[n++], "local", occ_state_for_host(st, NULL));
 	for (size_t i = 0; i < st->n_hosts; i++) {
 		const struct occ_host *h = &st->hosts[i];
 
 		if (cli->host && strcmp(cli->host, h->name) != 0)
 			continue;
-		target_init(&out->items[n], h->name, occ_state_for_host(st, h));
-		target_open(&out->items[n], h, false);
-		target_trace(cli, &out->items[n]);
-		n++;
+		hosts[n] = h;
+		target_init(&out->items[n++], h->name, occ_state_for_host(st, h));
 	}
 	out->n = n;
 	if (n == 0) {
@@ -91,9 +100,14 @@ int occ_cli_targets_open(struct occ_cli *cli, struct occ_targets *out)
 		occ_error_hint(&err, "hosts in %s: %s", cli->file, names.buf);
 		occ_cli_print_error(cli, &err);
 		occ_strbuf_release(&names);
+		free(hosts);
 		occ_cli_targets_release(out);
 		return OCC_EXIT_ERROR;
 	}
+	/* Handshakes with several hosts happen side by side. */
+	cc = (struct connect_ctx){ cli, hosts, out->items };
+	occ_cli_targets_run(out, connect_one, &cc);
+	free(hosts);
 	return 0;
 }
 
@@ -215,6 +229,7 @@ void occ_cli_target_close(struct occ_target *tg)
 	occ_plan_release(&tg->plan);
 	occ_observed_release(&tg->obs);
 	occ_driver_free(tg->driver);
+	occ_conn_close(tg->conn);
 	occ_state_free(tg->eff);
 	free(tg->name);
 	free(tg->address);
@@ -233,16 +248,8 @@ int occ_cli_target_open_host(struct occ_cli *cli, struct occ_target *tg, const s
 			     bool accept_new)
 {
 	target_init(tg, h->name, occ_state_for_host(cli->state, h));
-	target_open(tg, h->address ? h : NULL, accept_new);
-	target_trace(cli, tg);
+	target_connect(cli, tg, h->address ? h : NULL, accept_new);
 	return tg->rc;
-}
-
-void occ_cli_target_conn_info(struct occ_target *tg, struct occ_cli_conn_info *out)
-{
-	memset(out, 0, sizeof(*out));
-	if (tg->driver)
-		snprintf(out->endpoint, sizeof(out->endpoint), "%s", occ_docker_endpoint(tg->driver));
 }
 
 char *occ_cli_service_url(const struct occ_target *tg, bool *remote_only)

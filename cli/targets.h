@@ -10,6 +10,7 @@
 #define OCC_CLI_TARGETS_H
 
 #include "cli/cli.h"
+#include "drivers/conn.h"
 #include "drivers/driver.h"
 #include "reconciler/observed.h"
 #include "reconciler/plan.h"
@@ -18,24 +19,13 @@ struct occ_target {
 	char *name;               /* "local" or the host's name */
 	char *address;            /* the host's address; NULL for this machine */
 	struct occ_state *eff;    /* the effective state for this host */
+	struct occ_conn *conn;    /* how the host is reached; NULL when that failed */
 	struct occ_driver *driver;/* NULL when opening failed */
 	struct occ_observed obs;
 	struct occ_plan plan;
 	bool planned;             /* obs and plan are valid */
 	int rc;                   /* 0 or the first failure on this host */
 	struct occ_error err;
-};
-
-/* How a target is reached, for `occ host test` and status. */
-struct occ_cli_conn_info {
-	bool ssh;                 /* over SSH (else the local Docker socket) */
-	char endpoint[160];       /* "unix:///var/run/docker.sock", "ssh://root@10.0.0.5:22" */
-	char banner[128];         /* the SSH server's version */
-	char hostkey_type[32];
-	char fingerprint[80];     /* "SHA256:..." */
-	char kex[64];
-	double handshake_ms;
-	double connect_ms;        /* filled by the caller that timed it */
 };
 
 struct occ_targets {
@@ -79,7 +69,6 @@ void occ_cli_targets_release(struct occ_targets *t);
  */
 int occ_cli_target_open_host(struct occ_cli *cli, struct occ_target *tg, const struct occ_host *h,
 			     bool accept_new);
-void occ_cli_target_conn_info(struct occ_target *tg, struct occ_cli_conn_info *out);
 void occ_cli_target_close(struct occ_target *tg);
 
 /* The service's URL as seen from this machine: a wildcard bind on a remote
