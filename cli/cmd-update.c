@@ -20,8 +20,9 @@
  * tagged images) once image.ref moves on. Then the normal apply path
  * recreates the container with the health gate (accounts are written into
  * the new container before it starts; volumes and mounts are reattached).
- * When that apply fails, image.ref is tagged back to the previous image and
- * applied again: the service runs the old image and `occ update` exits 1.
+ * When that apply fails, image.ref is tagged back to the previous image (and
+ * the previous tag back to what it named before) and applied again: the
+ * service runs the old image and `occ update` exits 1.
  * `occ update --rollback` swaps image.ref and the previous tag on request, so
  * a second --rollback goes forward again. Hosts are updated together: a
  * failure on any of them rolls all of them back.
@@ -59,6 +60,7 @@ struct upd {
 	char *cur_version;      /* build-inputs hash label / local registry digest */
 	char *new_version;      /* build-inputs hash now / the registry's digest */
 	char *prev_tag;         /* PROJECT-previous:latest */
+	char *old_prev_id;      /* what prev_tag named before this update, or NULL */
 	bool replaced;          /* image.ref was moved to a new image */
 };
 
@@ -148,7 +150,7 @@ static int check_build(struct upd *u)
 	return 0;
 }
 
-static void check_target(struct upd *u, struct occ_target *tg)
+static void check_target(struct upd *u, struct occ_target *tg, bool rollback)
 {
 	const struct occ_obs_container *c;
 
@@ -164,6 +166,8 @@ static void check_target(struct upd *u, struct occ_target *tg)
 	u->cur_id = tg->obs.image.present ? occ_xstrdup(tg->obs.image.id) : NULL;
 	u->run_id = c && c->image_id ? occ_xstrdup(c->image_id) : NULL;
 	u->prev_tag = previous_tag(tg->eff->name);
+	if (rollback)   /* goes back to what is kept: no build, no registry */
+		return;
 	u->rc = u->build ? check_build(u) : check_pull(u);
 	if (u->rc)
 		occ_error_prefix(&u->err, "%s", tg->name);
@@ -176,6 +180,7 @@ static void upd_release(struct upd *u)
 	free(u->cur_version);
 	free(u->new_version);
 	free(u->prev_tag);
+	free(u->old_prev_id);
 }
 
 static void print_status(struct occ_cli *cli, const struct upd *u)
@@ -231,6 +236,11 @@ static int fetch_new(struct occ_cli *cli, struct upd *u)
 	char *new_id = NULL;
 	int ret;
 
+	/* Remembered so that a failed update leaves the previous tag as it was. */
+	if (occ_docker_image_id(u->tg->driver, u->prev_tag, &u->old_prev_id, &u->err) &&
+	    u->err.code != OCC_ENOTFOUND)
+		return u->err.code;
+	occ_error_clear(&u->err);
 	if (keep && occ_docker_image_tag(u->tg->driver, keep, u->prev_tag, &u->err))
 		return u->err.code;
 	if (keep)
@@ -281,7 +291,9 @@ static int roll_back(struct occ_cli *cli, struct upd *u, size_t n, bool reapply)
 
 		if (!u[i].replaced || !keep)
 			continue;
-		if (occ_docker_image_tag(u[i].tg->driver, keep, u[i].tg->eff->image.ref, &u[i].err)) {
+		if (occ_docker_image_tag(u[i].tg->driver, keep, u[i].tg->eff->image.ref, &u[i].err) ||
+		    (u[i].old_prev_id && occ_docker_image_tag(u[i].tg->driver, u[i].old_prev_id,
+							      u[i].prev_tag, &u[i].err))) {
 			occ_cli_print_error(cli, &u[i].err);
 			ret = OCC_EXIT_ERROR;
 		}
@@ -363,7 +375,7 @@ out:
 	return ret;
 }
 
-static int run_rollback(struct occ_cli *cli, struct upd *u, size_t n)
+static int run_rollback(struct occ_cli *cli, struct upd *u, size_t n, bool *rolled_back)
 {
 	bool changed = false, failed = false;
 
@@ -385,6 +397,7 @@ static int run_rollback(struct occ_cli *cli, struct upd *u, size_t n)
 		fprintf(stderr, "warning: image.pull is always: the next apply pulls '%s' again and "
 			"undoes this rollback; set image.pull: missing to stay\n",
 			cli->state->image.ref);
+	*rolled_back = changed;
 	if (changed && apply_quietly(cli) != OCC_EXIT_OK)
 		return OCC_EXIT_ERROR;
 	return failed ? OCC_EXIT_ERROR : OCC_EXIT_OK;
@@ -446,14 +459,14 @@ int cmd_update(struct occ_cli *cli, int argc, char **argv)
 	occ_cli_targets_plan(cli, &t);
 	u = occ_xcalloc(t.n ? t.n : 1, sizeof(*u));
 	for (size_t i = 0; i < t.n; i++) {
-		check_target(&u[i], &t.items[i]);
+		check_target(&u[i], &t.items[i], o.rollback);
 		any |= u[i].rc == 0 && u[i].available;
 		failed |= u[i].rc != 0;
 		if (!cli->json && !o.rollback)
 			print_status(cli, &u[i]);
 	}
 	if (o.rollback)
-		ret = run_rollback(cli, u, t.n);
+		ret = run_rollback(cli, u, t.n, &rolled_back);
 	else if (o.check)
 		ret = failed ? OCC_EXIT_ERROR : any ? OCC_EXIT_CHANGES : OCC_EXIT_OK;
 	else if (failed)
