@@ -53,7 +53,7 @@ struct upd {
 	int rc;
 	struct occ_error err;
 	bool build;             /* image.build (else pulled) */
-	bool pinned;            /* a digest reference */
+	bool pinned;            /* a digest reference, or image.pull: never */
 	bool available;
 	char *cur_id;           /* the image image.ref names now, or NULL */
 	char *run_id;           /* the image the project's container runs, or NULL */
@@ -121,7 +121,7 @@ static int check_pull(struct upd *u)
 	const struct occ_obs_image *img = &u->tg->obs.image;
 	const char *ref = u->tg->eff->image.ref;
 
-	if (strchr(ref, '@')) {
+	if (strchr(ref, '@') || u->tg->eff->image.pull == OCC_PULL_NEVER) {
 		u->pinned = true;
 		return 0;
 	}
@@ -196,7 +196,8 @@ static void print_status(struct occ_cli *cli, const struct upd *u)
 	shorten(b, u->new_version);
 	shorten(id, u->cur_id);
 	if (u->pinned)
-		printf("%s: image '%s' is pinned by digest: nothing to update\n", u->tg->name, ref);
+		printf("%s: image '%s' is %s: nothing to update\n", u->tg->name, ref,
+		       strchr(ref, '@') ? "pinned by digest" : "never pulled (image.pull: never)");
 	else if (!u->available)
 		printf("%s: image '%s' is up to date (%s %s, image %s)\n", u->tg->name, ref,
 		       u->build ? "build inputs" : "digest", b, id);
