@@ -14,20 +14,10 @@
 #include "cli/cli.h"
 
 const struct occ_cmd occ_commands[] = {
-	{ "apply", cmd_apply, CMD_LOAD_STATE | CMD_DEFAULT_STATE, "[--yes] [--json] [--lock-timeout D]",
-	  "converge every host to the state file",
-	  "Observes Docker, prints the plan, applies it in order (image, volumes,\n"
-	  "container, start) and waits for the service to be healthy.\n"
-	  "With no state file at the default path, one with the defaults is created.\n\n"
-	  "  -y, --yes             apply destructive changes without asking\n"
-	  "      --json            print the plan and the result as JSON\n"
-	  "      --no-health       do not wait for health after starting\n"
-	  "      --lock-timeout D  give up when another occ holds the project lock for D\n"
-	  "                        (e.g. 30s; default: wait)\n" },
 	{ "setup", cmd_setup, 0,
-	  "[--yes] [--port N] [--network|--bind ADDR] [--user NAME [--password-stdin|--generate]]\n"
-	  "          [--workspace DIR|--no-workspace] [--image REF|--build] [--name NAME] [--no-apply]",
-	  "set up opencode on this machine: a few questions, a state file, a running service",
+	  "[--yes] [--port N] [--network] [--user NAME --password-stdin] [--workspace DIR] "
+	  "[--image REF|--build]",
+	  "first run: a few questions, a commented state file, a running service",
 	  "On a terminal, asks for the port, this machine only or the network (which\n"
 	  "needs a user), the first user and password (asked twice, not echoed; only\n"
 	  "its crypt hash is stored), a host directory to mount as\n"
@@ -53,6 +43,16 @@ const struct occ_cmd occ_commands[] = {
 	  "  -y, --yes              no questions: defaults and the options above\n\n"
 	  "Example (a script):\n"
 	  "  printf '%s\\n' \"$PW\" | occ setup --yes --user alice --password-stdin --port 3000\n" },
+	{ "apply", cmd_apply, CMD_LOAD_STATE | CMD_DEFAULT_STATE, "[--yes] [--json] [--lock-timeout D]",
+	  "converge every host to the state file",
+	  "Observes Docker, prints the plan, applies it in order (image, volumes,\n"
+	  "container, start) and waits for the service to be healthy.\n"
+	  "With no state file at the default path, one with the defaults is created.\n\n"
+	  "  -y, --yes             apply destructive changes without asking\n"
+	  "      --json            print the plan and the result as JSON\n"
+	  "      --no-health       do not wait for health after starting\n"
+	  "      --lock-timeout D  give up when another occ holds the project lock for D\n"
+	  "                        (e.g. 30s; default: wait)\n" },
 	{ "diff", cmd_diff, CMD_LOAD_STATE | CMD_DEFAULT_STATE, "[--exit-code] [--json]",
 	  "show what apply would change",
 	  "Prints the plan terraform-style: + create, ~ change in place, -/+ recreate,\n"
