@@ -152,9 +152,18 @@ static int check_port(const char *v, long *out, struct occ_error *err)
 	return 0;
 }
 
+/* With a user: whether a network bind has one is checked on the whole file. */
 static int check_bind(const char *v, struct occ_error *err)
 {
-	return check_answer("container:\n  bind: ", v, err);
+	struct occ_strbuf sb = OCC_STRBUF_INIT;
+	int ret;
+
+	occ_strbuf_adds(&sb, "version: 1\nusers: [{name: someone, password_env: OCC_UNUSED}]\ncontainer:\n  bind: ");
+	add_quoted(&sb, v);
+	occ_strbuf_addc(&sb, '\n');
+	ret = check_doc(sb.buf, err);
+	occ_strbuf_release(&sb);
+	return ret;
 }
 
 static int check_user(const char *v, struct occ_error *err)
