@@ -61,6 +61,7 @@ struct upd {
 	char *new_version;      /* build-inputs hash now / the registry's digest */
 	char *prev_tag;         /* PROJECT-previous:latest */
 	char *old_prev_id;      /* what prev_tag named before this update, or NULL */
+	bool tagged_prev;       /* prev_tag was moved to the running image */
 	bool replaced;          /* image.ref was moved to a new image */
 };
 
@@ -244,6 +245,7 @@ static int fetch_new(struct occ_cli *cli, struct upd *u)
 	occ_error_clear(&u->err);
 	if (keep && occ_docker_image_tag(u->tg->driver, keep, u->prev_tag, &u->err))
 		return u->err.code;
+	u->tagged_prev = keep != NULL;
 	if (keep)
 		occ_cli_verbose(cli, 1, "%s: kept image %s as %s\n", u->tg->name, short_id(keep),
 				u->prev_tag);
@@ -281,30 +283,35 @@ static int apply_quietly(struct occ_cli *cli)
 	return ret;
 }
 
-/* Point image.ref back at the previous image on every host that moved, and
- * recreate from it when the service was already touched. */
-static int roll_back(struct occ_cli *cli, struct upd *u, size_t n, bool reapply)
+/* Point image.ref back at the previous image on every host that moved (and
+ * the previous tag at what it named before), then recreate from it when the
+ * service was already touched. *n_back counts the hosts moved back. */
+static int roll_back(struct occ_cli *cli, struct upd *u, size_t n, bool reapply, size_t *n_back)
 {
 	int ret = 0;
 
+	*n_back = 0;
 	for (size_t i = 0; i < n; i++) {
 		const char *keep = u[i].run_id ? u[i].run_id : u[i].cur_id;
+		struct occ_driver *d = u[i].tg->driver;
 
-		if (!u[i].replaced || !keep)
-			continue;
-		if (occ_docker_image_tag(u[i].tg->driver, keep, u[i].tg->eff->image.ref, &u[i].err) ||
-		    (u[i].old_prev_id && occ_docker_image_tag(u[i].tg->driver, u[i].old_prev_id,
-							      u[i].prev_tag, &u[i].err))) {
-			occ_cli_print_error(cli, &u[i].err);
+		if (u[i].replaced && keep &&
+		    occ_docker_image_tag(d, keep, u[i].tg->eff->image.ref, &u[i].err) == 0)
+			++*n_back;
+		else if (u[i].replaced && keep)
 			ret = OCC_EXIT_ERROR;
-		}
+		if (u[i].tagged_prev && u[i].old_prev_id &&
+		    occ_docker_image_tag(d, u[i].old_prev_id, u[i].prev_tag, &u[i].err))
+			ret = OCC_EXIT_ERROR;
+		if (ret)
+			occ_cli_print_error(cli, &u[i].err);
 	}
-	return ret || !reapply ? ret : apply_quietly(cli);
+	return ret || !reapply || *n_back == 0 ? ret : apply_quietly(cli);
 }
 
 static int run_update(struct occ_cli *cli, struct upd *u, size_t n, bool *rolled_back)
 {
-	size_t todo = 0;
+	size_t todo = 0, n_back = 0;
 	int ret;
 
 	for (size_t i = 0; i < n; i++)
@@ -321,7 +328,7 @@ static int run_update(struct occ_cli *cli, struct upd *u, size_t n, bool *rolled
 			continue;
 		if (fetch_new(cli, &u[i])) {
 			occ_cli_print_error(cli, &u[i].err);
-			roll_back(cli, u, n, false);
+			roll_back(cli, u, n, false, &n_back);
 			occ_cli_errorf(cli, "the update stopped before the service was touched");
 			return OCC_EXIT_ERROR;
 		}
@@ -329,15 +336,19 @@ static int run_update(struct occ_cli *cli, struct upd *u, size_t n, bool *rolled
 	ret = apply_quietly(cli);
 	if (ret == OCC_EXIT_OK)
 		return ret;
-	*rolled_back = true;
 	fprintf(stderr, "%s: the new image did not come up; rolling back to the previous one ...\n",
 		cli->state->name);
-	if (roll_back(cli, u, n, true) != OCC_EXIT_OK) {
+	if (roll_back(cli, u, n, true, &n_back) != OCC_EXIT_OK) {
 		occ_cli_errorf(cli, "the rollback failed too; the previous image is kept as '%s'",
 			       u[0].prev_tag);
 		fprintf(stderr, "hint: fix the problem above and run 'occ update --rollback'\n");
 		return OCC_EXIT_ERROR;
 	}
+	if (n_back == 0) {
+		occ_cli_errorf(cli, "the update failed, and there was no previous image to go back to");
+		return OCC_EXIT_ERROR;
+	}
+	*rolled_back = true;
 	occ_cli_errorf(cli, "the update failed and was rolled back: the service runs the previous "
 		       "image again");
 	fprintf(stderr, "hint: see the error above ('occ logs' shows the new container's output "
