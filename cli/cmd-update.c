@@ -294,17 +294,18 @@ static int roll_back(struct occ_cli *cli, struct upd *u, size_t n, bool reapply,
 	for (size_t i = 0; i < n; i++) {
 		const char *keep = u[i].run_id ? u[i].run_id : u[i].cur_id;
 		struct occ_driver *d = u[i].tg->driver;
+		bool failed = false;
 
-		if (u[i].replaced && keep &&
-		    occ_docker_image_tag(d, keep, u[i].tg->eff->image.ref, &u[i].err) == 0)
-			++*n_back;
-		else if (u[i].replaced && keep)
-			ret = OCC_EXIT_ERROR;
-		if (u[i].tagged_prev && u[i].old_prev_id &&
-		    occ_docker_image_tag(d, u[i].old_prev_id, u[i].prev_tag, &u[i].err))
-			ret = OCC_EXIT_ERROR;
-		if (ret)
+		if (u[i].replaced && keep) {
+			failed = occ_docker_image_tag(d, keep, u[i].tg->eff->image.ref, &u[i].err) != 0;
+			*n_back += !failed;
+		}
+		if (!failed && u[i].tagged_prev && u[i].old_prev_id)
+			failed = occ_docker_image_tag(d, u[i].old_prev_id, u[i].prev_tag, &u[i].err) != 0;
+		if (failed) {
 			occ_cli_print_error(cli, &u[i].err);
+			ret = OCC_EXIT_ERROR;
+		}
 	}
 	return ret || !reapply || *n_back == 0 ? ret : apply_quietly(cli);
 }
