@@ -29,7 +29,7 @@ IMAGE = "occ-setup-pty:%d" % PID
 PORT = 23200 + PID % 40
 PORT2 = PORT + 40
 PASSWORD = "pty-secret-%d" % PID
-WAIT_S = 120  # liveness guard only: no timing is asserted
+WAIT_S = 60  # liveness guard only: no timing is asserted
 
 
 def fail(msg):
