@@ -394,18 +394,45 @@ static int ask_network(FILE *tty, struct setup *s, char *buf, size_t size)
 	return 0;
 }
 
+static int chk_user_required(void *ctx, const char *v, struct occ_error *err)
+{
+	(void)ctx;
+	if (!*v)
+		return occ_error_set(err, OCC_EINVALID, "a service on the network needs a user");
+	return check_user(v, err);
+}
+
+/* A new password, asked again after a mismatch or a refusal (too short). */
+static int ask_password(FILE *tty, struct occ_cli *cli, struct setup *s, char *buf, size_t size)
+{
+	if (s->user_exists && !s->hash) {
+		int ret = ask_checked(tty, "Change the password of this existing user? (y/n)", "n",
+				      buf, size, chk_choice, choice_yn);
+
+		if (ret || buf[0] == 'n')
+			return ret;
+	}
+	for (int i = 0; i < MAX_TRIES; i++) {
+		free(s->hash);
+		s->hash = NULL;
+		if (occ_cli_new_password_hash(cli, OCC_PW_ASK, s->user, &s->hash) == 0)
+			return 0;
+	}
+	return OCC_ECANCELED;
+}
+
 static int ask_user(FILE *tty, struct occ_cli *cli, struct setup *s, char *buf, size_t size)
 {
-	int ret = ask_checked(tty, is_network(s->bind) ? "First user name" :
-			      "First user name (empty: none, this machine only)",
-			      s->user ? s->user : "", buf, size, chk_user, s);
+	int ret;
 
+	if (is_network(s->bind))
+		ret = ask_checked(tty, "First user name", s->user ? s->user : "", buf, size,
+				  chk_user_required, s);
+	else
+		ret = ask_checked(tty, "First user name (empty: none, this machine only)",
+				  s->user ? s->user : "", buf, size, chk_user, s);
 	if (ret)
 		return ret;
-	if (!*buf && is_network(s->bind)) {
-		fprintf(tty, "  a service on the network needs a user\n");
-		return ask_user(tty, cli, s, buf, size);
-	}
 	if (!occ_streq(buf, s->user)) {
 		free(s->user);
 		s->user = *buf ? occ_xstrdup(buf) : NULL;
@@ -413,14 +440,7 @@ static int ask_user(FILE *tty, struct occ_cli *cli, struct setup *s, char *buf, 
 	}
 	if (!s->user || s->pw_given)
 		return 0;
-	if (s->user_exists) {
-		ret = ask_checked(tty, "Change the password of this existing user? (y/n)", "n", buf,
-				  size, chk_choice, choice_yn);
-		if (ret || buf[0] == 'n')
-			return ret;
-	}
-	ret = occ_cli_new_password_hash(cli, OCC_PW_ASK, s->user, &s->hash);
-	return ret ? OCC_ECANCELED : 0;
+	return ask_password(tty, cli, s, buf, size);
 }
 
 static int ask_image(FILE *tty, struct setup *s, char *buf, size_t size)
@@ -452,7 +472,7 @@ static int ask_image(FILE *tty, struct setup *s, char *buf, size_t size)
 static int interview(struct occ_cli *cli, FILE *tty, struct setup *s)
 {
 	char buf[1024], def[32];
-	int ret;
+	int ret = 0;
 
 	fprintf(tty, "occ setup: a few questions, then %s is written and applied.\n"
 		"Press Enter to take the value in [brackets].\n\n", cli->file);
@@ -462,7 +482,11 @@ static int interview(struct occ_cli *cli, FILE *tty, struct setup *s)
 		return ret;
 	if (!s->opt_bind && (ret = ask_network(tty, s, buf, sizeof(buf))))
 		return ret;
-	if (!s->opt_user && (ret = ask_user(tty, cli, s, buf, sizeof(buf))))
+	if (!s->opt_user)
+		ret = ask_user(tty, cli, s, buf, sizeof(buf));
+	else if (!s->pw_given)   /* --user NAME given: only its password is asked */
+		ret = ask_password(tty, cli, s, buf, sizeof(buf));
+	if (ret)
 		return ret;
 	if (!s->opt_workspace && !s->opt_no_workspace) {
 		char *target = workspace_target(s);

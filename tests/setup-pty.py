@@ -6,8 +6,8 @@ pseudo-terminal (stdlib only: pty, os, select).
 
 1. Without a terminal and without --yes: explains, exits 64, writes nothing.
 2. --yes --no-apply: writes the defaults (embedded build, port 3000).
-3. The wizard on a pty: port, loopback, user + password (twice, never echoed),
-   workspace, pull an image (a local busybox test image); the state file holds
+3. The wizard on a pty: port, loopback, user + password (twice, never echoed;
+   a mismatch asks again), workspace, pull an image (a local busybox test image); the state file holds
    a crypt hash and comments, and the service runs (docker inspect).
 4. Re-run on that file: the prompts offer the current values (the port among
    them); a new port is written surgically, the user's own comment survives.
@@ -134,6 +134,9 @@ def wizard(tmp, env, state, workspace):
     p.prompt("Port to publish opencode on [3000]: ", str(PORT))
     p.prompt("from the network (n)? [l]: ", "l")
     p.prompt("First user name (empty: none, this machine only)", "alice")
+    p.prompt("New password for alice: ", PASSWORD)
+    p.prompt("Repeat the password for alice: ", PASSWORD + "-typo")
+    p.expect("do not match")  # asked again, not aborted
     p.prompt("New password for alice: ", PASSWORD)
     p.prompt("Repeat the password for alice: ", PASSWORD)
     p.prompt("Host directory to mount as /home/alice/workspace (empty: none): ", workspace)
