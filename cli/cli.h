@@ -128,6 +128,8 @@ int cmd_config(struct occ_cli *cli, int argc, char **argv);
 int cmd_volume(struct occ_cli *cli, int argc, char **argv);
 int cmd_install(struct occ_cli *cli, int argc, char **argv);
 int cmd_uninstall(struct occ_cli *cli, int argc, char **argv);
+int cmd_update(struct occ_cli *cli, int argc, char **argv);
+int cmd_setup(struct occ_cli *cli, int argc, char **argv);
 
 /* For `occ apply` (cli/cmd-service.c): when cli->state says service.install:
  * true, install or update the user service that runs `occ watch -f

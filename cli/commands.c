@@ -14,6 +14,35 @@
 #include "cli/cli.h"
 
 const struct occ_cmd occ_commands[] = {
+	{ "setup", cmd_setup, 0,
+	  "[--yes] [--port N] [--network] [--user NAME --password-stdin] [--workspace DIR] "
+	  "[--image REF|--build]",
+	  "first run: a few questions, a commented state file, a running service",
+	  "On a terminal, asks for the port, this machine only or the network (which\n"
+	  "needs a user), the first user and password (asked twice, not echoed; only\n"
+	  "its crypt hash is stored), a host directory to mount as\n"
+	  "/home/USER/workspace, and whether to build the image here (the embedded\n"
+	  "Dockerfile) or pull one. Shows a summary, writes a commented state file\n"
+	  "(--file, or the default path the other commands use) and applies it.\n"
+	  "Run again, it offers the file's values as defaults and edits the file in\n"
+	  "place, keeping your comments (FILE.bak keeps the previous version).\n\n"
+	  "Options answer questions in advance; --yes takes the defaults for the rest\n"
+	  "and asks nothing. Without a terminal, --yes is required.\n\n"
+	  "      --port N           publish on host port N (default 3000)\n"
+	  "      --network          publish on every interface (0.0.0.0); needs a user\n"
+	  "      --bind ADDR        publish on ADDR\n"
+	  "      --user NAME        the first user\n"
+	  "      --password-stdin   read that user's password from standard input\n"
+	  "      --generate         generate the password (shown once)\n"
+	  "      --workspace DIR    mount DIR (must exist) at /home/NAME/workspace\n"
+	  "      --no-workspace     no workspace mount\n"
+	  "      --image REF        pull REF instead of building\n"
+	  "      --build            build the embedded image (image.build.context: embedded)\n"
+	  "      --name NAME        the project name (container, volume prefix)\n"
+	  "      --no-apply         write the state file only\n"
+	  "  -y, --yes              no questions: defaults and the options above\n\n"
+	  "Example (a script):\n"
+	  "  printf '%s\\n' \"$PW\" | occ setup --yes --user alice --password-stdin --port 3000\n" },
 	{ "apply", cmd_apply, CMD_LOAD_STATE | CMD_DEFAULT_STATE, "[--yes] [--json] [--lock-timeout D]",
 	  "converge every host to the state file",
 	  "Observes Docker, prints the plan, applies it in order (image, volumes,\n"
@@ -146,6 +175,22 @@ const struct occ_cmd occ_commands[] = {
 	  "  -y, --yes    also apply plans with destructive changes\n\n"
 	  "Signals: HUP reloads and reconciles now, USR1 prints each host's state,\n"
 	  "TERM/INT let running reconciles finish and exit 0.\n" },
+	{ "update", cmd_update, CMD_LOAD_STATE | CMD_DEFAULT_STATE,
+	  "[--check] [--rollback] [--yes] [--json]",
+	  "move the service to a newer image, rolling back if it is unhealthy",
+	  "Checks whether a newer image is available: for image.build, whether the\n"
+	  "build inputs (context files, Dockerfile, args) changed since the image was\n"
+	  "built (its dev.opencode-cloud.build-hash label); for a pulled image, whether\n"
+	  "the registry has another digest for image.ref. Shows old -> new, asks (or\n"
+	  "--yes), keeps the running image as PROJECT-previous:latest, builds or pulls,\n"
+	  "and recreates the container with the health gate. When the new container\n"
+	  "does not become healthy, image.ref goes back to the previous image and the\n"
+	  "service is recreated from it (exit 1). Users, volumes and mounts are kept.\n\n"
+	  "      --check     only report; exit 2 when an update is available, 0 when\n"
+	  "                  current, 1 on error (like diff --exit-code)\n"
+	  "      --rollback  go back to the previous image (again: forward)\n"
+	  "  -y, --yes       do not ask\n"
+	  "      --json      print the result as JSON\n" },
 	{ "volume", cmd_volume, CMD_LOAD_STATE | CMD_DEFAULT_STATE, "list|remove ...",
 	  "list the project's volumes, or delete one (asks first)",
 	  "  occ volume list [--json] [-q]\n"

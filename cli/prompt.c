@@ -45,8 +45,10 @@ static bool ask_tty(int tty, const char *question, char *buf, size_t size)
 	quiet = old;
 	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
 	quiet.c_lflag |= ICANON;
-	(void)!write(tty, question, strlen(question));
+	/* Echo off before the question is shown: TCSAFLUSH drops typeahead, and
+	 * an answer typed (or pasted) right after the question must not be. */
 	tcsetattr(tty, TCSAFLUSH, &quiet);
+	(void)!write(tty, question, strlen(question));
 	ok = read_line(tty, buf, size);
 	tcsetattr(tty, TCSAFLUSH, &old);
 	(void)!write(tty, "\n", 1);

@@ -156,15 +156,22 @@ static int read_tar(void *ctx, char *buf, size_t cap, size_t *out_n, struct occ_
 }
 
 /*
- * No labels on the image: containers inherit their image's labels, so a
- * project label here would make any container run from the image, by anyone,
- * look like one occ manages.
+ * The only label on the image is the hash of its build inputs, for `occ
+ * update` (docker-update.c). No project label: containers inherit their
+ * image's labels, so one here would make any container run from the image, by
+ * anyone, look like one occ manages.
  */
-static char *build_path(const struct occ_state *desired)
+static char *build_path(const struct occ_state *desired, const char *inputs_hash)
 {
 	const struct occ_image_build *b = &desired->image.build;
 	struct occ_strbuf sb = OCC_STRBUF_INIT;
 	char *args = occ_docker__kv_json(&b->args);
+	struct occ_kvlist labels = { 0 };
+	char *labels_json;
+
+	occ_kvlist_set(&labels, OCC_DOCKER_LABEL_BUILD_HASH, inputs_hash);
+	labels_json = occ_docker__kv_json(&labels);
+	occ_kvlist_release(&labels);
 
 	occ_strbuf_adds(&sb, "/build?rm=1&forcerm=1&t=");
 	occ_docker__url_escape(&sb, desired->image.ref);
@@ -172,6 +179,9 @@ static char *build_path(const struct occ_state *desired)
 	occ_docker__url_escape(&sb, b->dockerfile ? b->dockerfile : "Dockerfile");
 	occ_strbuf_adds(&sb, "&buildargs=");
 	occ_docker__url_escape(&sb, args);
+	occ_strbuf_adds(&sb, "&labels=");
+	occ_docker__url_escape(&sb, labels_json);
+	free(labels_json);
 	free(args);
 	return occ_strbuf_detach(&sb);
 }
@@ -182,6 +192,7 @@ int occ_docker__build(struct occ_docker *dk, const struct occ_state *desired,
 	const struct occ_image_build *b = &desired->image.build;
 	struct occ_docker_req req = { .method = "POST", .content_type = "application/x-tar" };
 	struct occ_docker_tar *tar = NULL;
+	char inputs_hash[OCC_DOCKER_BUILD_HASH_LEN + 1];
 	char *path = NULL;
 	int ret;
 
@@ -197,7 +208,12 @@ int occ_docker__build(struct occ_docker *dk, const struct occ_state *desired,
 		occ_error_prefix(err, "cannot build image '%s'", desired->image.ref);
 		return ret;
 	}
-	path = build_path(desired);
+	ret = occ_docker_build_hash(inputs_hash, desired, err);
+	if (ret) {
+		occ_docker__tar_free(tar);
+		return ret;
+	}
+	path = build_path(desired, inputs_hash);
 	req.path = path;
 	req.read_body = read_tar;
 	req.read_ctx = tar;

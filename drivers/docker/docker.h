@@ -89,4 +89,44 @@ int occ_docker_volume_remove(struct occ_driver *d, const char *project, const ch
 int occ_docker_remove_home(struct occ_driver *d, const char *project, const char *user,
 			   struct occ_error *err);
 
+/* ---- updates (docker-update.c) ------------------------------------------ */
+
+/* The label occ_docker's builds put on an image: the hash of its build inputs
+ * (occ_docker_build_hash). No project label: containers inherit their image's
+ * labels. */
+#define OCC_DOCKER_LABEL_BUILD_HASH "dev.opencode-cloud.build-hash"
+#define OCC_DOCKER_BUILD_HASH_LEN 64
+
+struct occ_state;
+
+/*
+ * SHA-256 (hex) of what building desired's image.build would send: the
+ * context's files (contents, names, modes; not their mtimes), the Dockerfile
+ * name and the build args. Reads the context; no daemon. OCC_EINVALID without
+ * image.build, OCC_EGENERIC for the embedded context when this build has none,
+ * OCC_EIO/OCC_ENOTFOUND for an unreadable context.
+ */
+int occ_docker_build_hash(char out[OCC_DOCKER_BUILD_HASH_LEN + 1],
+			  const struct occ_state *desired, struct occ_error *err);
+
+/*
+ * The digest ("sha256:...") the registry has for ref now (GET
+ * /distribution/REF/json: the daemon asks the registry). OCC_EAPI "cannot
+ * reach the registry of image 'ref': ..." when the daemon could not get an
+ * answer. Caller frees *out.
+ */
+int occ_docker_registry_digest(struct occ_driver *d, const char *ref, char **out,
+			       struct occ_error *err);
+
+/* The image id ("sha256:...") ref names now; OCC_ENOTFOUND when absent.
+ * Caller frees *out. */
+int occ_docker_image_id(struct occ_driver *d, const char *ref, char **out,
+			struct occ_error *err);
+
+/* Tag image (an id or a reference) as ref ("repo:tag", "repo" = ":latest"),
+ * moving the tag if it named another image. OCC_ENOTFOUND when image does
+ * not exist; OCC_EINVALID for a digest reference. */
+int occ_docker_image_tag(struct occ_driver *d, const char *image, const char *ref,
+			 struct occ_error *err);
+
 #endif
