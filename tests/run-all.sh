@@ -3,7 +3,8 @@
 #
 #   1. build occ (warnings are errors) and run every test: unit tests and the
 #      integration tests against a real dockerd (started here when none
-#      answers, and stopped again by pid);
+#      answers, and stopped again by pid) and a remote host of the lab (a
+#      dockerd in a network namespace behind a real sshd, tests/lab/remote.sh);
 #   2. build again under AddressSanitizer + UBSan and run the unit tests;
 #   3. validate examples/ against schemas/ (part of the unit label);
 #   4. build the libFuzzer targets with clang and run each one briefly;
@@ -17,7 +18,11 @@ JOBS=$(nproc)
 bash tests/install-deps.sh
 
 . tests/lab/dockerd.sh
-trap lab_dockerd_stop EXIT
+. tests/lab/remote.sh
+# Stop only what this run started (each lab records its own pids; a remote
+# lab that was already up is left as it was).
+LAB_REMOTE_OURS=0
+trap '[ "$LAB_REMOTE_OURS" = 1 ] && lab_remote_stop; lab_dockerd_stop' EXIT
 
 echo "== build"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DOCC_WERROR=ON >/dev/null
@@ -40,6 +45,9 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 
 echo "== Docker"
 lab_dockerd_start
+echo "== remote host lab (network namespace: dockerd + sshd)"
+[ -s "$LAB_REMOTE_ENV" ] || LAB_REMOTE_OURS=1
+lab_remote_start 1
 
 echo "== all tests (unit + integration)"
 ctest --test-dir build --output-on-failure
