@@ -15,6 +15,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -512,6 +513,23 @@ static void on_event(void *ctx, const struct occ_event *e)
 static struct occ_ssh *ssh;
 static struct occ_driver *drv;
 
+/* What the bridge traced (from its own thread). */
+static pthread_mutex_t trace_mu = PTHREAD_MUTEX_INITIALIZER;
+static unsigned traced_handshakes, traced_failures;
+
+static void on_trace(void *ctx, const char *line)
+{
+	(void)ctx;
+	pthread_mutex_lock(&trace_mu);
+	if (strncmp(line, "ssh lab: handshake ", 19) == 0)
+		traced_handshakes++;
+	if (strstr(line, "was lost") || strstr(line, "reconnect failed"))
+		traced_failures++;
+	pthread_mutex_unlock(&trace_mu);
+}
+
+static const struct occ_trace_sink trace_sink = { on_trace, NULL };
+
 START_TEST(test_docker_over_ssh)
 {
 	struct occ_ssh_opts o = opts();
@@ -523,6 +541,7 @@ START_TEST(test_docker_over_ssh)
 	double remote_ms, local_ms;
 	int i;
 
+	o.trace = &trace_sink;
 	ck_ok(open_ssh(&ssh, &o, &err), &err, "open");
 	ck_assert(occ_starts_with(occ_ssh_docker_host(ssh), "unix:///"));
 	occ_error_clear(&err);
@@ -710,6 +729,10 @@ START_TEST(test_host_goes_away)
 	occ_ssh_get_info(ssh, &info);
 	ck_assert_uint_eq(info.handshakes, 2);
 	ck_assert(info.connected);
+	pthread_mutex_lock(&trace_mu);
+	ck_assert_uint_eq(traced_handshakes, 2);
+	ck_assert_uint_ge(traced_failures, 1);
+	pthread_mutex_unlock(&trace_mu);
 }
 END_TEST
 
