@@ -643,6 +643,92 @@ START_TEST(test_converge_over_ssh)
 }
 END_TEST
 
+struct worker {
+	struct occ_driver *d;
+	int failures;
+	struct occ_error err;
+};
+
+static void *ping_worker(void *arg)
+{
+	struct worker *w = arg;
+	int i;
+
+	for (i = 0; i < 100; i++)
+		if (ping(w->d, &w->err) != 0)
+			w->failures++;
+	return NULL;
+}
+
+static int count_bytes(void *ctx, const char *data, size_t n, struct occ_error *err)
+{
+	(void)data;
+	(void)err;
+	*(size_t *)ctx += n;
+	return 0;
+}
+
+/* GET /images/<ref>/get: the image as a tar stream, counted. */
+static size_t image_tar_size(struct occ_driver *d)
+{
+	size_t n = 0;
+	struct occ_docker_req req = { .method = "GET", .path = "/images/occ-test-busybox:1/get",
+				      .on_data = count_bytes, .data_ctx = &n };
+	struct occ_docker_resp resp;
+	struct occ_error err;
+
+	occ_docker__resp_init(&resp);
+	occ_error_clear(&err);
+	ck_ok(occ_docker__http_do(occ_docker__http_of(d), &req, &resp, &err), &err, "image get");
+	ck_assert_int_eq(resp.status, 200);
+	occ_docker__resp_release(&resp);
+	return n;
+}
+
+/* Several drivers at once share the session, a channel each; a large body
+ * (the test image as a tar, megabytes) arrives whole through the channel's
+ * flow control. */
+START_TEST(test_concurrent_and_bulk)
+{
+	struct worker w[4];
+	pthread_t th[4];
+	struct occ_ssh_info before, after;
+	struct occ_driver *direct = NULL;
+	struct occ_error err;
+	char host[300];
+	size_t remote, local;
+	int i;
+
+	ck_assert_ptr_nonnull(ssh);
+	occ_ssh_get_info(ssh, &before);
+	for (i = 0; i < 4; i++) {
+		memset(&w[i], 0, sizeof(w[i]));
+		occ_error_clear(&err);
+		ck_ok(occ_ssh_docker_open(&w[i].d, ssh, &err), &err, "driver");
+	}
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(pthread_create(&th[i], NULL, ping_worker, &w[i]), 0);
+	for (i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_msg(w[i].failures == 0, "worker %d: %d failures: %s", i, w[i].failures,
+			      w[i].err.msg);
+	}
+	remote = image_tar_size(w[0].d);
+	for (i = 0; i < 4; i++)
+		occ_driver_free(w[i].d);
+	occ_ssh_get_info(ssh, &after);
+	ck_assert_uint_eq(after.handshakes, before.handshakes);
+	ck_assert_uint_eq(after.channels_opened - before.channels_opened, 4);
+
+	snprintf(host, sizeof(host), "unix://%s", env_sock);
+	ck_ok(occ_docker_open(&direct, host, &err), &err, "direct driver");
+	local = image_tar_size(direct);
+	occ_driver_free(direct);
+	ck_assert_uint_gt(local, 1u << 20);
+	ck_assert_uint_eq(remote, local);
+}
+END_TEST
+
 /* The host port Docker picked for the container's port 3000. */
 static uint16_t published_port(void)
 {
@@ -832,6 +918,7 @@ int main(void)
 	tcase_add_test(tc, test_config_alias);
 	tcase_add_test(tc, test_docker_over_ssh);
 	tcase_add_test(tc, test_converge_over_ssh);
+	tcase_add_test(tc, test_concurrent_and_bulk);
 	tcase_add_test(tc, test_tcp_bridges);
 	tcase_add_test(tc, test_host_goes_away);
 	tcase_add_test(tc, test_close);
