@@ -163,12 +163,12 @@ lab_remote__kill() {
 	[ -s "$pidfile" ] || return 0
 	pid=$(cat "$pidfile")
 	if lab_remote__alive "$pidfile" "$2"; then
-		kill "$pid"
+		kill "$pid" 2>/dev/null || true
 		for _ in $(seq 1 60); do
 			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.5
 		done
-		kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null
+		kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
 	fi
 	rm -f "$pidfile"
 }
@@ -191,7 +191,7 @@ lab_remote_sshd_stop() {
 	pid=$(cat "$d/sshd.pid")
 	kids=$(lab_remote__descendants "$pid")
 	lab_remote__kill "$d/sshd.pid" "$d/sshd_config"
-	[ -n "$kids" ] && kill $kids 2>/dev/null
+	[ -n "$kids" ] && kill $kids 2>/dev/null || true
 	# Return only once every session is gone: callers test what follows.
 	for k in $kids; do
 		for _ in $(seq 1 40); do
@@ -249,8 +249,8 @@ lab_remote_stop() {
 		lab_remote_sshd_stop "$i"
 		if lab_remote__alive "$d/dockerd.pid" "$d/docker.sock"; then
 			# Stop what tests left running, so nothing lingers in the namespace.
-			ctrs=$(docker -H "unix://$d/docker.sock" ps -q 2>/dev/null)
-			[ -n "$ctrs" ] && docker -H "unix://$d/docker.sock" kill $ctrs >/dev/null 2>&1
+			ctrs=$(docker -H "unix://$d/docker.sock" ps -q 2>/dev/null || true)
+			[ -n "$ctrs" ] && docker -H "unix://$d/docker.sock" kill $ctrs >/dev/null 2>&1 || true
 		fi
 		lab_remote__kill "$d/dockerd.pid" "$d/docker.sock"
 		# Only the namespace of a host this directory holds: another lab
