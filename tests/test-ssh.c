@@ -822,6 +822,30 @@ START_TEST(test_host_goes_away)
 }
 END_TEST
 
+/* The host drops while nobody uses the connection: the bridge notices, and
+ * the next request simply connects again (no failed attempt, no backoff). */
+START_TEST(test_idle_drop)
+{
+	struct occ_ssh_opts o = opts();
+	struct occ_ssh_info info;
+	struct occ_driver *d = NULL;
+	struct occ_ssh *s = NULL;
+	struct occ_error err;
+	char cmd[1200];
+
+	ck_ok(open_ssh(&s, &o, &err), &err, "open");
+	snprintf(cmd, sizeof(cmd), "bash %s sshd-stop 1 && bash %s sshd-start 1 >/dev/null",
+		 env_script, env_script);
+	run(cmd);
+	ck_ok(occ_ssh_docker_open(&d, s, &err), &err, "driver");
+	ck_ok(ping(d, &err), &err, "first request after the drop");
+	occ_driver_free(d);
+	occ_ssh_get_info(s, &info);
+	ck_assert_uint_eq(info.handshakes, 2);
+	occ_ssh_close(s);
+}
+END_TEST
+
 START_TEST(test_close)
 {
 	char dir[300], *slash;
@@ -921,6 +945,7 @@ int main(void)
 	tcase_add_test(tc, test_concurrent_and_bulk);
 	tcase_add_test(tc, test_tcp_bridges);
 	tcase_add_test(tc, test_host_goes_away);
+	tcase_add_test(tc, test_idle_drop);
 	tcase_add_test(tc, test_close);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);

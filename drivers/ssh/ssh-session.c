@@ -688,7 +688,9 @@ int occ_ssh__connect(struct occ_ssh_conn *conn, struct occ_ssh_target *t,
 	ret = authenticate(conn->session, t, err);
 	if (ret)
 		goto out;
-	libssh2_keepalive_config(conn->session, 1, KEEPALIVE_S);
+	/* No reply wanted: an idle bridge does not read the socket, and a dead
+	 * peer shows as unacknowledged keepalives (TCP_USER_TIMEOUT). */
+	libssh2_keepalive_config(conn->session, 0, KEEPALIVE_S);
 	kex = libssh2_session_methods(conn->session, LIBSSH2_METHOD_KEX);
 	banner = libssh2_session_banner_get(conn->session);
 	snprintf(info->kex, sizeof(info->kex), "%s", kex ? kex : "");

@@ -445,6 +445,17 @@ static void build_pollset(struct occ_ssh *s, struct pollset *ps)
 	}
 }
 
+/* Whether poll says the SSH peer is gone for good. While libssh2 reads the
+ * socket (POLLIN asked) it finds out by itself, after the data before the
+ * end; while nobody reads, a hang-up is final even with bytes pending (a
+ * last DISCONNECT message), or the loop would wake for it forever. */
+static bool peer_gone(const struct pollfd *pfd)
+{
+	if (!(pfd->events & POLLIN))
+		return pfd->revents & (POLLERR | POLLHUP | POLLRDHUP);
+	return (pfd->revents & (POLLERR | POLLHUP)) && !(pfd->revents & POLLIN);
+}
+
 static void *bridge_main(void *arg)
 {
 	struct occ_ssh *s = arg;
@@ -471,8 +482,7 @@ static void *bridge_main(void *arg)
 			if (ps->fds[i].revents & POLLIN)
 				accept_client(s, ps->ls[i]);
 		if (ps->n > ps->n_listen && s->conn.session &&
-		    (ps->fds[ps->n_listen].revents & (POLLERR | POLLHUP | POLLRDHUP)) &&
-		    !(ps->fds[ps->n_listen].revents & POLLIN))
+		    peer_gone(&ps->fds[ps->n_listen]))
 			session_lost(s);
 	}
 	free(ps);
