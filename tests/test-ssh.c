@@ -264,15 +264,34 @@ START_TEST(test_hashed_known_hosts)
 	struct occ_ssh_opts o = opts();
 	struct occ_ssh *s = NULL;
 	struct occ_error err;
-	char cmd[2048];
+	char cmd[4096];
 
 	snprintf(kh, sizeof(kh), "%s/hashed", tmp);
-	snprintf(cmd, sizeof(cmd), "printf '%%s\\n' 'other.example ssh-ed25519 "
-		 "AAAAC3NzaC1lZDI1NTE5AAAAIFakeFakeFakeFakeFakeFakeFakeFakeFakeFakeFake' '%s' > %s && "
-		 "ssh-keygen -q -H -f %s >/dev/null 2>&1 && rm -f %s.old", env_known, kh, kh, kh);
+	/* A certificate authority and a line libssh2 cannot parse hide nothing. */
+	snprintf(cmd, sizeof(cmd), "printf '%%s\\n' '%s' > %s.h && "
+		 "ssh-keygen -q -H -f %s.h >/dev/null 2>&1 && rm -f %s.h.old && "
+		 "{ printf '%%s\\n' '@cert-authority *.example ssh-ed25519 "
+		 "AAAAC3NzaC1lZDI1NTE5AAAAIFakeFakeFakeFakeFakeFakeFakeFakeFakeFakeFake' "
+		 "'broken line'; cat %s.h; } > %s && grep -q '^|1|' %s",
+		 env_known, kh, kh, kh, kh, kh, kh);
 	run(cmd);
 	ck_ok(open_ssh(&s, &o, &err), &err, "hashed entry");
 	occ_ssh_close(s);
+}
+END_TEST
+
+START_TEST(test_revoked_host_key)
+{
+	struct occ_ssh_opts o = opts();
+	struct occ_ssh *s = NULL;
+	struct occ_error err;
+	char text[1200];
+
+	snprintf(kh, sizeof(kh), "%s/revoked", tmp);
+	snprintf(text, sizeof(text), "%s\n@revoked %s\n", env_known, env_known);
+	write_text(kh, text);
+	ck_assert_int_eq(open_ssh(&s, &o, &err), OCC_EPERM);
+	ck_assert_msg(strstr(err.msg, "@revoked") && err.line == 2, "%s", err.msg);
 }
 END_TEST
 
@@ -932,6 +951,7 @@ int main(void)
 	tcase_add_test(tc, test_unknown_host_key);
 	tcase_add_test(tc, test_accept_new);
 	tcase_add_test(tc, test_hashed_known_hosts);
+	tcase_add_test(tc, test_revoked_host_key);
 	tcase_add_test(tc, test_changed_host_key);
 	tcase_add_test(tc, test_rsa_refused);
 	tcase_add_test(tc, test_encrypted_key_without_tty);
