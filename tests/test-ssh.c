@@ -37,7 +37,7 @@
 
 static char env_addr[64], env_sock[256], env_known[512], env_key[256], env_key_pass[256],
 	env_key_rsa[256], env_script[512];
-static char tmp[256], kh[300], ctr[64], app[64];
+static char tmp[256], kh[300], ctr[64], app[64], built[64];
 static uint16_t http_port;   /* the container's, published on the remote 127.0.0.1 */
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -748,6 +748,39 @@ START_TEST(test_concurrent_and_bulk)
 }
 END_TEST
 
+/* An image built on the remote daemon: the build context (megabytes, the
+ * busybox binary) goes up as a chunked upload, the build's JSON stream comes
+ * back, and the container starts from it. */
+START_TEST(test_build_over_ssh)
+{
+	struct occ_state *st = NULL;
+	struct occ_driver *d = NULL;
+	struct occ_error err;
+	char cmd[1200], yaml[1200];
+	size_t n = 0;
+
+	ck_assert_ptr_nonnull(ssh);
+	snprintf(built, sizeof(built), "occ-ssh-%d-b", (int)getpid());
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s/ctx && cp -r %s/tests/images/busybox-httpd/. "
+		 "%s/ctx/ && cp /bin/busybox %s/ctx/busybox", tmp, OCC_SOURCE_DIR, tmp, tmp);
+	run(cmd);
+	snprintf(yaml, sizeof(yaml),
+		 "version: 1\nname: %s\nimage: {ref: '%s:1', build: {context: %s/ctx}}\n"
+		 "container: {port: 23003, health: {path: /healthz, timeout: 30s}}\nvolumes: []\n",
+		 built, built, tmp);
+	occ_error_clear(&err);
+	ck_ok(occ_model_load_buffer(&st, yaml, strlen(yaml), "ssh-build.yaml", NULL, &err), &err,
+	      "state");
+	ck_ok(occ_ssh_docker_open(&d, ssh, &err), &err, "driver");
+	reconcile(d, st, &n);
+	ck_assert_uint_gt(n, 1);
+	reconcile(d, st, &n);
+	ck_assert_uint_eq(n, 0);
+	occ_driver_free(d);
+	occ_state_free(st);
+}
+END_TEST
+
 /* The host port Docker picked for the container's port 3000. */
 static uint16_t published_port(void)
 {
@@ -893,9 +926,16 @@ static void sshd_start(void)
 
 static void cleanup(void)
 {
-	char cmd[700];
+	char cmd[1600];
 
 	sshd_start();
+	if (built[0]) {
+		snprintf(cmd, sizeof(cmd), "docker -H unix://%s rm -f %s >/dev/null 2>&1; "
+			 "docker -H unix://%s rmi %s:1 >/dev/null 2>&1", env_sock, built, env_sock,
+			 built);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", built);
+	}
 	if (app[0]) {
 		snprintf(cmd, sizeof(cmd), "docker -H unix://%s rm -f %s >/dev/null 2>&1", env_sock,
 			 app);
@@ -963,6 +1003,7 @@ int main(void)
 	tcase_add_test(tc, test_docker_over_ssh);
 	tcase_add_test(tc, test_converge_over_ssh);
 	tcase_add_test(tc, test_concurrent_and_bulk);
+	tcase_add_test(tc, test_build_over_ssh);
 	tcase_add_test(tc, test_tcp_bridges);
 	tcase_add_test(tc, test_host_goes_away);
 	tcase_add_test(tc, test_idle_drop);
