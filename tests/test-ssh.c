@@ -15,6 +15,7 @@
  */
 #include <check.h>
 #include <errno.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,7 +37,7 @@
 
 static char env_addr[64], env_sock[256], env_known[512], env_key[256], env_key_pass[256],
 	env_key_rsa[256], env_script[512];
-static char tmp[256], kh[300], ctr[64], app[64];
+static char tmp[256], kh[300], ctr[64], app[64], built[64];
 static uint16_t http_port;   /* the container's, published on the remote 127.0.0.1 */
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -263,15 +264,34 @@ START_TEST(test_hashed_known_hosts)
 	struct occ_ssh_opts o = opts();
 	struct occ_ssh *s = NULL;
 	struct occ_error err;
-	char cmd[2048];
+	char cmd[4096];
 
 	snprintf(kh, sizeof(kh), "%s/hashed", tmp);
-	snprintf(cmd, sizeof(cmd), "printf '%%s\\n' 'other.example ssh-ed25519 "
-		 "AAAAC3NzaC1lZDI1NTE5AAAAIFakeFakeFakeFakeFakeFakeFakeFakeFakeFakeFake' '%s' > %s && "
-		 "ssh-keygen -q -H -f %s >/dev/null 2>&1 && rm -f %s.old", env_known, kh, kh, kh);
+	/* A certificate authority and a line libssh2 cannot parse hide nothing. */
+	snprintf(cmd, sizeof(cmd), "printf '%%s\\n' '%s' > %s.h && "
+		 "ssh-keygen -q -H -f %s.h >/dev/null 2>&1 && rm -f %s.h.old && "
+		 "{ printf '%%s\\n' '@cert-authority *.example ssh-ed25519 "
+		 "AAAAC3NzaC1lZDI1NTE5AAAAIFakeFakeFakeFakeFakeFakeFakeFakeFakeFakeFake' "
+		 "'broken line'; cat %s.h; } > %s && grep -q '^|1|' %s",
+		 env_known, kh, kh, kh, kh, kh, kh);
 	run(cmd);
 	ck_ok(open_ssh(&s, &o, &err), &err, "hashed entry");
 	occ_ssh_close(s);
+}
+END_TEST
+
+START_TEST(test_revoked_host_key)
+{
+	struct occ_ssh_opts o = opts();
+	struct occ_ssh *s = NULL;
+	struct occ_error err;
+	char text[1200];
+
+	snprintf(kh, sizeof(kh), "%s/revoked", tmp);
+	snprintf(text, sizeof(text), "%s\n@revoked %s\n", env_known, env_known);
+	write_text(kh, text);
+	ck_assert_int_eq(open_ssh(&s, &o, &err), OCC_EPERM);
+	ck_assert_msg(strstr(err.msg, "@revoked") && err.line == 2, "%s", err.msg);
 }
 END_TEST
 
@@ -512,6 +532,23 @@ static void on_event(void *ctx, const struct occ_event *e)
 static struct occ_ssh *ssh;
 static struct occ_driver *drv;
 
+/* What the bridge traced (from its own thread). */
+static pthread_mutex_t trace_mu = PTHREAD_MUTEX_INITIALIZER;
+static unsigned traced_handshakes, traced_failures;
+
+static void on_trace(void *ctx, const char *line)
+{
+	(void)ctx;
+	pthread_mutex_lock(&trace_mu);
+	if (strncmp(line, "ssh lab: handshake ", 19) == 0)
+		traced_handshakes++;
+	if (strstr(line, "was lost") || strstr(line, "reconnect failed"))
+		traced_failures++;
+	pthread_mutex_unlock(&trace_mu);
+}
+
+static const struct occ_trace_sink trace_sink = { on_trace, NULL };
+
 START_TEST(test_docker_over_ssh)
 {
 	struct occ_ssh_opts o = opts();
@@ -523,6 +560,7 @@ START_TEST(test_docker_over_ssh)
 	double remote_ms, local_ms;
 	int i;
 
+	o.trace = &trace_sink;
 	ck_ok(open_ssh(&ssh, &o, &err), &err, "open");
 	ck_assert(occ_starts_with(occ_ssh_docker_host(ssh), "unix:///"));
 	occ_error_clear(&err);
@@ -624,6 +662,125 @@ START_TEST(test_converge_over_ssh)
 }
 END_TEST
 
+struct worker {
+	struct occ_driver *d;
+	int failures;
+	struct occ_error err;
+};
+
+static void *ping_worker(void *arg)
+{
+	struct worker *w = arg;
+	int i;
+
+	for (i = 0; i < 100; i++)
+		if (ping(w->d, &w->err) != 0)
+			w->failures++;
+	return NULL;
+}
+
+static int count_bytes(void *ctx, const char *data, size_t n, struct occ_error *err)
+{
+	(void)data;
+	(void)err;
+	*(size_t *)ctx += n;
+	return 0;
+}
+
+/* GET /images/<ref>/get: the image as a tar stream, counted. */
+static size_t image_tar_size(struct occ_driver *d)
+{
+	size_t n = 0;
+	struct occ_docker_req req = { .method = "GET", .path = "/images/occ-test-busybox:1/get",
+				      .on_data = count_bytes, .data_ctx = &n };
+	struct occ_docker_resp resp;
+	struct occ_error err;
+
+	occ_docker__resp_init(&resp);
+	occ_error_clear(&err);
+	ck_ok(occ_docker__http_do(occ_docker__http_of(d), &req, &resp, &err), &err, "image get");
+	ck_assert_int_eq(resp.status, 200);
+	occ_docker__resp_release(&resp);
+	return n;
+}
+
+/* Several drivers at once share the session, a channel each; a large body
+ * (the test image as a tar, megabytes) arrives whole through the channel's
+ * flow control. */
+START_TEST(test_concurrent_and_bulk)
+{
+	struct worker w[4];
+	pthread_t th[4];
+	struct occ_ssh_info before, after;
+	struct occ_driver *direct = NULL;
+	struct occ_error err;
+	char host[300];
+	size_t remote, local;
+	int i;
+
+	ck_assert_ptr_nonnull(ssh);
+	occ_ssh_get_info(ssh, &before);
+	for (i = 0; i < 4; i++) {
+		memset(&w[i], 0, sizeof(w[i]));
+		occ_error_clear(&err);
+		ck_ok(occ_ssh_docker_open(&w[i].d, ssh, &err), &err, "driver");
+	}
+	for (i = 0; i < 4; i++)
+		ck_assert_int_eq(pthread_create(&th[i], NULL, ping_worker, &w[i]), 0);
+	for (i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_msg(w[i].failures == 0, "worker %d: %d failures: %s", i, w[i].failures,
+			      w[i].err.msg);
+	}
+	remote = image_tar_size(w[0].d);
+	for (i = 0; i < 4; i++)
+		occ_driver_free(w[i].d);
+	occ_ssh_get_info(ssh, &after);
+	ck_assert_uint_eq(after.handshakes, before.handshakes);
+	ck_assert_uint_eq(after.channels_opened - before.channels_opened, 4);
+
+	snprintf(host, sizeof(host), "unix://%s", env_sock);
+	ck_ok(occ_docker_open(&direct, host, &err), &err, "direct driver");
+	local = image_tar_size(direct);
+	occ_driver_free(direct);
+	ck_assert_uint_gt(local, 1u << 20);
+	ck_assert_uint_eq(remote, local);
+}
+END_TEST
+
+/* An image built on the remote daemon: the build context (megabytes, the
+ * busybox binary) goes up as a chunked upload, the build's JSON stream comes
+ * back, and the container starts from it. */
+START_TEST(test_build_over_ssh)
+{
+	struct occ_state *st = NULL;
+	struct occ_driver *d = NULL;
+	struct occ_error err;
+	char cmd[1200], yaml[1200];
+	size_t n = 0;
+
+	ck_assert_ptr_nonnull(ssh);
+	snprintf(built, sizeof(built), "occ-ssh-%d-b", (int)getpid());
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s/ctx && cp -r %s/tests/images/busybox-httpd/. "
+		 "%s/ctx/ && cp /bin/busybox %s/ctx/busybox", tmp, OCC_SOURCE_DIR, tmp, tmp);
+	run(cmd);
+	snprintf(yaml, sizeof(yaml),
+		 "version: 1\nname: %s\nimage: {ref: '%s:1', build: {context: %s/ctx}}\n"
+		 "container: {port: 23003, health: {path: /healthz, timeout: 30s}}\nvolumes: []\n",
+		 built, built, tmp);
+	occ_error_clear(&err);
+	ck_ok(occ_model_load_buffer(&st, yaml, strlen(yaml), "ssh-build.yaml", NULL, &err), &err,
+	      "state");
+	ck_ok(occ_ssh_docker_open(&d, ssh, &err), &err, "driver");
+	reconcile(d, st, &n);
+	ck_assert_uint_gt(n, 1);
+	reconcile(d, st, &n);
+	ck_assert_uint_eq(n, 0);
+	occ_driver_free(d);
+	occ_state_free(st);
+}
+END_TEST
+
 /* The host port Docker picked for the container's port 3000. */
 static uint16_t published_port(void)
 {
@@ -710,6 +867,34 @@ START_TEST(test_host_goes_away)
 	occ_ssh_get_info(ssh, &info);
 	ck_assert_uint_eq(info.handshakes, 2);
 	ck_assert(info.connected);
+	pthread_mutex_lock(&trace_mu);
+	ck_assert_uint_eq(traced_handshakes, 2);
+	ck_assert_uint_ge(traced_failures, 1);
+	pthread_mutex_unlock(&trace_mu);
+}
+END_TEST
+
+/* The host drops while nobody uses the connection: the bridge notices, and
+ * the next request simply connects again (no failed attempt, no backoff). */
+START_TEST(test_idle_drop)
+{
+	struct occ_ssh_opts o = opts();
+	struct occ_ssh_info info;
+	struct occ_driver *d = NULL;
+	struct occ_ssh *s = NULL;
+	struct occ_error err;
+	char cmd[1200];
+
+	ck_ok(open_ssh(&s, &o, &err), &err, "open");
+	snprintf(cmd, sizeof(cmd), "bash %s sshd-stop 1 && bash %s sshd-start 1 >/dev/null",
+		 env_script, env_script);
+	run(cmd);
+	ck_ok(occ_ssh_docker_open(&d, s, &err), &err, "driver");
+	ck_ok(ping(d, &err), &err, "first request after the drop");
+	occ_driver_free(d);
+	occ_ssh_get_info(s, &info);
+	ck_assert_uint_eq(info.handshakes, 2);
+	occ_ssh_close(s);
 }
 END_TEST
 
@@ -741,9 +926,16 @@ static void sshd_start(void)
 
 static void cleanup(void)
 {
-	char cmd[700];
+	char cmd[1600];
 
 	sshd_start();
+	if (built[0]) {
+		snprintf(cmd, sizeof(cmd), "docker -H unix://%s rm -f %s >/dev/null 2>&1; "
+			 "docker -H unix://%s rmi %s:1 >/dev/null 2>&1", env_sock, built, env_sock,
+			 built);
+		if (system(cmd) != 0)
+			fprintf(stderr, "could not remove %s\n", built);
+	}
 	if (app[0]) {
 		snprintf(cmd, sizeof(cmd), "docker -H unix://%s rm -f %s >/dev/null 2>&1", env_sock,
 			 app);
@@ -799,6 +991,7 @@ int main(void)
 	tcase_add_test(tc, test_unknown_host_key);
 	tcase_add_test(tc, test_accept_new);
 	tcase_add_test(tc, test_hashed_known_hosts);
+	tcase_add_test(tc, test_revoked_host_key);
 	tcase_add_test(tc, test_changed_host_key);
 	tcase_add_test(tc, test_rsa_refused);
 	tcase_add_test(tc, test_encrypted_key_without_tty);
@@ -809,8 +1002,11 @@ int main(void)
 	tcase_add_test(tc, test_config_alias);
 	tcase_add_test(tc, test_docker_over_ssh);
 	tcase_add_test(tc, test_converge_over_ssh);
+	tcase_add_test(tc, test_concurrent_and_bulk);
+	tcase_add_test(tc, test_build_over_ssh);
 	tcase_add_test(tc, test_tcp_bridges);
 	tcase_add_test(tc, test_host_goes_away);
+	tcase_add_test(tc, test_idle_drop);
 	tcase_add_test(tc, test_close);
 	suite_add_tcase(su, tc);
 	sr = srunner_create(su);

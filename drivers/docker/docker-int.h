@@ -6,7 +6,7 @@
  *
  *   transport  (http.c)       how bytes reach a daemon: a unix socket path, or
  *                             a hook handing over an already-connected socket
- *                             (the seam a later SSH transport plugs into);
+ *                             (the seam drivers/ssh plugs into);
  *   HTTP client (http.c)      one reused curl handle, the /vX.YY/ prefix from
  *                             version negotiation, bounded or streamed bodies;
  *   translation (translate.c, stream.c, tar.c)
@@ -43,7 +43,8 @@
 
 /*
  * Where a daemon is, and the one place that knows how to reach it. A unix
- * transport sets socket_path. A tunnelled one (SSH, later) has two ways in:
+ * transport sets socket_path. A tunnelled one has two ways in (drivers/ssh
+ * takes the first, see occ_ssh_docker_open()):
  *
  *  - serve a private unix socket (0700 directory) that it bridges to the
  *    remote socket, set socket_path to it, and keep its state in ctx (freed

@@ -1,8 +1,14 @@
 /*
  * ssh-int.h - private to drivers/ssh/ (and its tests).
  *
- * The pure parts of the SSH transport, kept apart so they are tested without
- * a network: the ~/.ssh/config subset occ understands (ssh-config.c).
+ * The SSH transport, in layers:
+ *
+ *   ssh-config.c   pure: the ~/.ssh/config subset, ProxyJump specs (unit-tested);
+ *   ssh-session.c  one session: TCP connect, handshake, known_hosts, auth;
+ *   ssh-jump.c     ProxyJump: a session through another session's channel;
+ *   ssh-pump.c     bytes between a local socket and a channel, EOF both ways;
+ *   ssh.c          the API (ssh.h): the bridge thread, its listeners and
+ *                  reconnects, and the Docker driver over it.
  */
 #ifndef OCC_SSH_INT_H
 #define OCC_SSH_INT_H

@@ -72,7 +72,10 @@ static void *jump_main(void *arg)
 			break;
 		if (fds[0].revents)
 			break;
-		if ((fds[1].revents & (POLLHUP | POLLERR | POLLRDHUP)) && !(fds[1].revents & POLLIN))
+		/* As peer_gone() in ssh.c. */
+		if (!(fds[1].events & POLLIN) ? fds[1].revents & (POLLHUP | POLLERR | POLLRDHUP)
+					       : (fds[1].revents & (POLLHUP | POLLERR)) &&
+						 !(fds[1].revents & POLLIN))
 			break;
 	}
 	/* The target's session sees EOF and fails over to a reconnect. */

@@ -204,32 +204,69 @@ static int kh_check(LIBSSH2_KNOWNHOSTS *kh, const struct occ_ssh_target *t,
 					key_bit(type), NULL);
 }
 
-/* The 1-based line of text holding a different key for the host, or 0. */
-static int mismatch_line(LIBSSH2_SESSION *s, const char *text, size_t len,
+/* What known_hosts says about the host's key, line by line (1-based). */
+struct kh_verdict {
+	int match;       /* a line with this key, or 0 */
+	int mismatch;    /* the first line with another key of this type, or 0 */
+	int revoked;     /* a "@revoked" line with this key, or 0 */
+};
+
+/* Check one line on its own. libssh2 1.10's readline misreads the key at
+ * the very end of its buffer unless a line ending follows, so the line is
+ * passed with one. */
+static int kh_check_line(LIBSSH2_SESSION *s, const char *line, size_t n,
 			 const struct occ_ssh_target *t, const char *key, size_t klen, int type)
 {
-	size_t pos = 0;
-	int line = 0;
+	LIBSSH2_KNOWNHOSTS *one = libssh2_knownhost_init(s);
+	int check = LIBSSH2_KNOWNHOST_CHECK_NOTFOUND;
+	char *copy = occ_xmalloc(n + 2);
 
-	while (pos < len) {
-		size_t end = pos;
-		LIBSSH2_KNOWNHOSTS *one;
-		int found = 0;
+	memcpy(copy, line, n);
+	copy[n] = '\n';
+	copy[n + 1] = '\0';
+	if (one && libssh2_knownhost_readline(one, copy, n + 1, LIBSSH2_KNOWNHOST_FILE_OPENSSH) == 0)
+		check = kh_check(one, t, key, klen, type);
+	if (one)
+		libssh2_knownhost_free(one);
+	free(copy);
+	return check;
+}
 
-		while (end < len && text[end] != '\n')
-			end++;
+/*
+ * Each line is read on its own, so that a line libssh2 cannot parse (a
+ * certificate authority, a key type it does not know) hides nothing after
+ * it, and so that the line holding a changed key can be named. "@revoked"
+ * lines revoke; "@cert-authority" lines are skipped (no certificates here).
+ */
+static void kh_scan(struct kh_verdict *v, LIBSSH2_SESSION *s, const char *text, size_t len,
+		    const struct occ_ssh_target *t, const char *key, size_t klen, int type)
+{
+	size_t pos = 0, end, skip;
+	int line = 0, check;
+
+	memset(v, 0, sizeof(*v));
+	for (; pos < len; pos = end + 1) {
+		for (end = pos; end < len && text[end] != '\n'; end++)
+			;
 		line++;
-		one = libssh2_knownhost_init(s);
-		if (one && libssh2_knownhost_readline(one, text + pos, end - pos,
-						      LIBSSH2_KNOWNHOST_FILE_OPENSSH) == 0)
-			found = kh_check(one, t, key, klen, type) == LIBSSH2_KNOWNHOST_CHECK_MISMATCH;
-		if (one)
-			libssh2_knownhost_free(one);
-		if (found)
-			return line;
-		pos = end + 1;
+		skip = strspn(text + pos, " \t");
+		if (pos + skip >= end || text[pos + skip] == '#')
+			continue;
+		if (occ_starts_with(text + pos + skip, "@cert-authority"))
+			continue;
+		if (occ_starts_with(text + pos + skip, "@revoked")) {
+			skip += strlen("@revoked");
+			if (kh_check_line(s, text + pos + skip, end - pos - skip, t, key, klen, type) ==
+			    LIBSSH2_KNOWNHOST_CHECK_MATCH)
+				v->revoked = v->revoked ? v->revoked : line;
+			continue;
+		}
+		check = kh_check_line(s, text + pos, end - pos, t, key, klen, type);
+		if (check == LIBSSH2_KNOWNHOST_CHECK_MATCH && !v->match)
+			v->match = line;
+		else if (check == LIBSSH2_KNOWNHOST_CHECK_MISMATCH && !v->mismatch)
+			v->mismatch = line;
 	}
-	return 0;
 }
 
 /* Append "name type base64" to known_hosts, keeping every existing line
@@ -263,9 +300,9 @@ static int check_hostkey(LIBSSH2_SESSION *s, const struct occ_ssh_target *t,
 			 struct occ_ssh_info *info, struct occ_error *err)
 {
 	size_t klen = 0, text_len = 0;
-	int type = 0, check, line, ret = 0;
+	int type = 0, ret = 0;
 	const char *key = libssh2_session_hostkey(s, &klen, &type);
-	LIBSSH2_KNOWNHOSTS *kh = NULL;
+	struct kh_verdict v = { 0 };
 	char *text = NULL;
 
 	if (!key)
@@ -277,29 +314,29 @@ static int check_hostkey(LIBSSH2_SESSION *s, const struct occ_ssh_target *t,
 		ret = occ_read_file(t->known_hosts, MAX_KNOWN_HOSTS, &text, &text_len, err);
 		if (ret)
 			goto out;
+		kh_scan(&v, s, text, text_len, t, key, klen, type);
 	}
-	kh = libssh2_knownhost_init(s);
-	if (!kh) {
-		ret = occ_error_set(err, OCC_EGENERIC, "libssh2 cannot read known hosts");
+	if (v.revoked) {
+		ret = occ_error_set(err, OCC_EPERM, "REFUSED: the host key of %s (%s %s) is marked "
+				    "@revoked at %s:%d", t->label, info->hostkey_type,
+				    info->fingerprint, t->known_hosts, v.revoked);
+		occ_error_at(err, t->known_hosts, v.revoked, 0);
+		occ_error_hint(err, "the host must get a new key; ask its administrator");
 		goto out;
 	}
-	if (text)
-		libssh2_knownhost_readfile(kh, t->known_hosts, LIBSSH2_KNOWNHOST_FILE_OPENSSH);
-	check = kh_check(kh, t, key, klen, type);
-	if (check == LIBSSH2_KNOWNHOST_CHECK_MATCH)
+	if (v.match)
 		goto out;
-	if (check == LIBSSH2_KNOWNHOST_CHECK_MISMATCH) {
-		line = text ? mismatch_line(s, text, text_len, t, key, klen, type) : 0;
+	if (v.mismatch) {
 		ret = occ_error_set(err, OCC_EPERM,
 				    "REFUSED: the host key of %s has CHANGED: it now offers %s %s, "
 				    "but %s:%d holds a different key; someone may be intercepting "
 				    "the connection, or the machine was reinstalled",
 				    t->label, info->hostkey_type, info->fingerprint,
-				    t->known_hosts, line);
-		occ_error_at(err, t->known_hosts, line, 0);
+				    t->known_hosts, v.mismatch);
+		occ_error_at(err, t->known_hosts, v.mismatch, 0);
 		occ_error_hint(err, "if you know why it changed, delete line %d of %s "
 			       "(ssh-keygen -R '%s' -f %s) and connect again with --accept-new",
-			       line, t->known_hosts, t->host, t->known_hosts);
+			       v.mismatch, t->known_hosts, t->host, t->known_hosts);
 		goto out;
 	}
 	if (t->accept_new) {
@@ -313,8 +350,6 @@ static int check_hostkey(LIBSSH2_SESSION *s, const struct occ_ssh_target *t,
 		       "'occ host test %s --accept-new' (or 'occ host add ... --accept-new')",
 		       t->name);
 out:
-	if (kh)
-		libssh2_knownhost_free(kh);
 	free(text);
 	return ret;
 }
@@ -688,7 +723,9 @@ int occ_ssh__connect(struct occ_ssh_conn *conn, struct occ_ssh_target *t,
 	ret = authenticate(conn->session, t, err);
 	if (ret)
 		goto out;
-	libssh2_keepalive_config(conn->session, 1, KEEPALIVE_S);
+	/* No reply wanted: an idle bridge does not read the socket, and a dead
+	 * peer shows as unacknowledged keepalives (TCP_USER_TIMEOUT). */
+	libssh2_keepalive_config(conn->session, 0, KEEPALIVE_S);
 	kex = libssh2_session_methods(conn->session, LIBSSH2_METHOD_KEX);
 	banner = libssh2_session_banner_get(conn->session);
 	snprintf(info->kex, sizeof(info->kex), "%s", kex ? kex : "");

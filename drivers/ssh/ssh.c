@@ -222,15 +222,15 @@ static int open_pending(struct occ_ssh *s, bool *progress)
 		occ_error_hint(&err, "is dockerd running on that machine, with its socket at %s "
 			       "(the host's socket: in the state file)? sshd must allow "
 			       "AllowStreamLocalForwarding", p->l->target);
+		set_err(s, &err);
 	} else {
+		/* Not an error for the Docker socket: a health probe meets this
+		 * while the service starts; the client sees its connection close. */
 		occ_error_set(&err, OCC_EDAEMON, "%s cannot reach %s:%u from there: %s",
 			      s->t.label, p->l->target, (unsigned)p->l->port,
 			      msg && *msg ? msg : "channel refused");
-		occ_error_hint(&err, "is the service listening there? sshd must allow "
-			       "AllowTcpForwarding");
 	}
 	tracef(s, "%s", err.msg);
-	set_err(s, &err);
 	return 0;
 }
 
@@ -255,7 +255,7 @@ static void drop_clients(struct occ_ssh *s, bool keep_pending)
 	}
 }
 
-static void session_lost(struct occ_ssh *s, int rc)
+static void session_lost(struct occ_ssh *s)
 {
 	struct occ_error err;
 	char *msg = NULL;
@@ -263,8 +263,8 @@ static void session_lost(struct occ_ssh *s, int rc)
 
 	libssh2_session_last_error(s->conn.session, &msg, NULL, 0);
 	occ_error_clear(&err);
-	occ_error_set(&err, OCC_EDAEMON, "the SSH connection to %s was lost: %s (%d)", s->t.label,
-		      msg && *msg ? msg : "connection closed", rc);
+	occ_error_set(&err, OCC_EDAEMON, "the SSH connection to %s was lost: %s", s->t.label,
+		      msg && *msg ? msg : "connection closed");
 	occ_error_hint(&err, "occ reconnects on the next request; is sshd still running there?");
 	tracef(s, "%s", err.msg);
 	drop_clients(s, true);
@@ -372,7 +372,7 @@ static bool service(struct occ_ssh *s)
 			rc = 0;
 	}
 	if (rc && occ_ssh__fatal(rc)) {
-		session_lost(s, rc);
+		session_lost(s);
 		return false;
 	}
 	for (pp = &s->pumps; (p = *pp);) {
@@ -445,6 +445,17 @@ static void build_pollset(struct occ_ssh *s, struct pollset *ps)
 	}
 }
 
+/* Whether poll says the SSH peer is gone for good. While libssh2 reads the
+ * socket (POLLIN asked) it finds out by itself, after the data before the
+ * end; while nobody reads, a hang-up is final even with bytes pending (a
+ * last DISCONNECT message), or the loop would wake for it forever. */
+static bool peer_gone(const struct pollfd *pfd)
+{
+	if (!(pfd->events & POLLIN))
+		return pfd->revents & (POLLERR | POLLHUP | POLLRDHUP);
+	return (pfd->revents & (POLLERR | POLLHUP)) && !(pfd->revents & POLLIN);
+}
+
 static void *bridge_main(void *arg)
 {
 	struct occ_ssh *s = arg;
@@ -471,9 +482,8 @@ static void *bridge_main(void *arg)
 			if (ps->fds[i].revents & POLLIN)
 				accept_client(s, ps->ls[i]);
 		if (ps->n > ps->n_listen && s->conn.session &&
-		    (ps->fds[ps->n_listen].revents & (POLLERR | POLLHUP | POLLRDHUP)) &&
-		    !(ps->fds[ps->n_listen].revents & POLLIN))
-			session_lost(s, LIBSSH2_ERROR_SOCKET_DISCONNECT);
+		    peer_gone(&ps->fds[ps->n_listen]))
+			session_lost(s);
 	}
 	free(ps);
 	drop_clients(s, false);
@@ -701,6 +711,11 @@ int occ_ssh_open(struct occ_ssh **out, const struct occ_ssh_opts *o, struct occ_
 	s->wake[0] = s->wake[1] = -1;
 	s->trace = o->trace;
 	s->remote_socket = occ_xstrdup(o->remote_socket ? o->remote_socket : OCC_DOCKER_DEFAULT_SOCKET);
+	if (s->remote_socket[0] != '/' || strlen(s->remote_socket) >= 108) {
+		ret = occ_error_set(err, OCC_EINVALID, "host '%s': the Docker socket '%s' is not an "
+				    "absolute path of at most 107 bytes", o->name, s->remote_socket);
+		goto out;
+	}
 	ret = resolve(s, o, err);
 	if (ret)
 		goto out;

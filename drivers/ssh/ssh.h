@@ -14,8 +14,9 @@
  * no-op reconcile one handshake and one channel.
  *
  * When the session drops (sshd gone, network down), open clients are closed;
- * the next client accepted triggers a reconnect, at most one attempt per
- * backoff period (0.5 s doubling to 30 s) so a dead host is not hammered;
+ * the next client accepted triggers a reconnect (which holds up the bridge's
+ * other clients for at most timeout_ms), at most one attempt per backoff
+ * period (0.5 s doubling to 30 s) so a dead host is not hammered;
  * clients arriving in between are closed at once, and a Docker driver opened
  * with occ_ssh_docker_open() reports the last connection error, naming the
  * host. SSH keepalives (every 15 s) notice a peer that vanished silently.

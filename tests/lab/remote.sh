@@ -8,7 +8,11 @@
 #   bash tests/lab/remote.sh sshd-start [I] start it again
 #
 # Also sourced (like dockerd.sh): lab_remote_start, lab_remote_stop,
-# lab_remote_sshd_stop, lab_remote_sshd_start.
+# lab_remote_sshd_stop, lab_remote_sshd_start. OCC_LAB_DIR (default
+# /run/occ-lab) holds the pids, sockets and remote.env: two labs side by side
+# need different OCC_LAB_DIRs *and* different host numbers (namespaces and
+# addresses are named by number only). The first host of a lab is
+# OCC_LAB_FIRST (default 1): `OCC_LAB_FIRST=7 ... start 1` runs host 7 alone.
 #
 # Host i is the namespace occ-lab-r$i: a veth pair 10.231.$i.1/24 (here) <->
 # 10.231.$i.2/24 (there), a dockerd serving /run/occ-lab/r$i/docker.sock (the
@@ -24,9 +28,13 @@
 # SHA-1 RSA signatures being refused). /run/occ-lab/remote.env tells the tests
 # where everything is (OCC_LAB_R1_ADDR, ..._KNOWN_HOSTS, OCC_LAB_KEY, ...).
 #
-# Every pid started is recorded under /run/occ-lab and only those are stopped.
+# Every daemon started here writes its pid under /run/occ-lab/r$i (dockerd's
+# --pidfile, sshd's PidFile); only those pids are stopped, and only while
+# their command line still names this lab's paths (a recycled pid is left
+# alone). The daemons are started with setsid, detached from the caller's
+# session, so $! would be the wrong pid: the daemons' own pidfiles are used.
 
-LAB_REMOTE_DIR=/run/occ-lab
+LAB_REMOTE_DIR=${OCC_LAB_DIR:-/run/occ-lab}
 LAB_REMOTE_STATE=/var/lib/occ-lab
 LAB_REMOTE_ENV=$LAB_REMOTE_DIR/remote.env
 LAB_REMOTE_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -34,7 +42,13 @@ LAB_REMOTE_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 lab_remote__ns() { echo "occ-lab-r$1"; }
 lab_remote__in() { local i=$1; shift; nsenter --net="/run/netns/$(lab_remote__ns "$i")" "$@"; }
 
-lab_remote__alive() { [ -s "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+# Whether pidfile $1 names a live process whose command line contains $2.
+lab_remote__alive() {
+	local pid
+	[ -s "$1" ] || return 1
+	pid=$(cat "$1")
+	kill -0 "$pid" 2>/dev/null && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$2"
+}
 
 lab_remote__keys() {
 	mkdir -p "$LAB_REMOTE_STATE"
@@ -78,12 +92,11 @@ lab_remote__ping_docker() {
 lab_remote__dockerd() {
 	local i=$1 d=$LAB_REMOTE_DIR/r$1
 	mkdir -p "$d/exec" "$LAB_REMOTE_STATE/r$i"
-	if ! lab_remote__alive "$d/dockerd.pid"; then
+	if ! lab_remote__alive "$d/dockerd.pid" "$d/docker.sock"; then
 		lab_remote__in "$i" setsid dockerd --data-root "$LAB_REMOTE_STATE/r$i" \
 			--exec-root "$d/exec" --pidfile "$d/dockerd.pid" \
 			--host "unix://$d/docker.sock" --tls=false \
 			>>"/tmp/occ-lab-r$i-dockerd.log" 2>&1 </dev/null &
-		echo $! >"$d/dockerd.started"
 	fi
 	for _ in $(seq 1 60); do
 		lab_remote__ping_docker "$i" && return 0
@@ -129,31 +142,33 @@ EOF
 
 lab_remote_sshd_start() {
 	local i=${1:-1} d=$LAB_REMOTE_DIR/r${1:-1}
-	lab_remote__alive "$d/sshd.started" && return 0
+	lab_remote__alive "$d/sshd.pid" "$d/sshd_config" && return 0
 	mkdir -p /run/sshd
 	chmod 0755 /run/sshd
 	lab_remote__in "$i" setsid /usr/sbin/sshd -D -e -f "$d/sshd_config" \
 		>>"/tmp/occ-lab-r$i-sshd.log" 2>&1 </dev/null &
-	echo $! >"$d/sshd.started"
 	for _ in $(seq 1 40); do
-		lab_remote__in "$i" bash -c "exec 3<>/dev/tcp/10.231.$i.2/22" 2>/dev/null && return 0
+		lab_remote__alive "$d/sshd.pid" "$d/sshd_config" &&
+			lab_remote__in "$i" bash -c "exec 3<>/dev/tcp/10.231.$i.2/22" 2>/dev/null &&
+			return 0
 		sleep 0.25
 	done
 	echo "lab: sshd of host $i did not listen; see /tmp/occ-lab-r$i-sshd.log" >&2
 	return 1
 }
 
+# Stop the process of pidfile $1 if its command line contains $2; wait for it.
 lab_remote__kill() {
 	local pidfile=$1 pid
 	[ -s "$pidfile" ] || return 0
 	pid=$(cat "$pidfile")
-	if kill -0 "$pid" 2>/dev/null; then
-		kill "$pid"
+	if lab_remote__alive "$pidfile" "$2"; then
+		kill "$pid" 2>/dev/null || true
 		for _ in $(seq 1 60); do
 			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.5
 		done
-		kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null
+		kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
 	fi
 	rm -f "$pidfile"
 }
@@ -171,12 +186,12 @@ lab_remote__descendants() {
 # "The host goes away": the listening sshd and every session it serves, so
 # open connections break too, as when the machine drops off the network.
 lab_remote_sshd_stop() {
-	local pidfile=$LAB_REMOTE_DIR/r${1:-1}/sshd.started pid kids k
-	[ -s "$pidfile" ] || return 0
-	pid=$(cat "$pidfile")
+	local d=$LAB_REMOTE_DIR/r${1:-1} pid kids k
+	lab_remote__alive "$d/sshd.pid" "$d/sshd_config" || return 0
+	pid=$(cat "$d/sshd.pid")
 	kids=$(lab_remote__descendants "$pid")
-	lab_remote__kill "$pidfile"
-	[ -n "$kids" ] && kill $kids 2>/dev/null
+	lab_remote__kill "$d/sshd.pid" "$d/sshd_config"
+	[ -n "$kids" ] && kill $kids 2>/dev/null || true
 	# Return only once every session is gone: callers test what follows.
 	for k in $kids; do
 		for _ in $(seq 1 40); do
@@ -188,16 +203,17 @@ lab_remote_sshd_stop() {
 }
 
 lab_remote__env() {
-	local n=$1 i
+	local first=$1 n=$2 i
 	{
 		echo "OCC_LAB_HOSTS=$n"
+		echo "OCC_LAB_FIRST=$first"
 		echo "OCC_LAB_KEY=$LAB_REMOTE_STATE/id_ed25519"
 		echo "OCC_LAB_KEY_PASS=$LAB_REMOTE_STATE/id_ed25519_pass"
 		echo "OCC_LAB_KEY_PASS_FILE=$LAB_REMOTE_STATE/pass.txt"
 		echo "OCC_LAB_KEY_RSA=$LAB_REMOTE_STATE/id_rsa"
 		echo "OCC_LAB_USER=root"
 		echo "OCC_LAB_SCRIPT=$LAB_REMOTE_SRC/tests/lab/remote.sh"
-		for i in $(seq 1 "$n"); do
+		for i in $(seq "$first" $((first + n - 1))); do
 			echo "OCC_LAB_R${i}_ADDR=10.231.$i.2"
 			echo "OCC_LAB_R${i}_PORT=22"
 			echo "OCC_LAB_R${i}_SOCKET=$LAB_REMOTE_DIR/r$i/docker.sock"
@@ -208,11 +224,11 @@ lab_remote__env() {
 }
 
 lab_remote_start() {
-	local n=${1:-1} i
+	local n=${1:-1} first=${OCC_LAB_FIRST:-1} i
 	mkdir -p "$LAB_REMOTE_DIR"
 	chmod 0755 "$LAB_REMOTE_DIR"
 	lab_remote__keys || return 1
-	for i in $(seq 1 "$n"); do
+	for i in $(seq "$first" $((first + n - 1))); do
 		mkdir -p "$LAB_REMOTE_DIR/r$i"
 		lab_remote__net "$i" || return 1
 		lab_remote__dockerd "$i" || return 1
@@ -221,7 +237,7 @@ lab_remote_start() {
 		lab_remote_sshd_start "$i" || return 1
 		echo "lab: remote host $i: ssh root@10.231.$i.2, socket $LAB_REMOTE_DIR/r$i/docker.sock"
 	done
-	lab_remote__env "$n"
+	lab_remote__env "$first" "$n"
 	echo "lab: environment in $LAB_REMOTE_ENV"
 }
 
@@ -230,14 +246,15 @@ lab_remote_stop() {
 	for d in "$LAB_REMOTE_DIR"/r*; do
 		[ -d "$d" ] || continue
 		i=${d##*/r}
-		lab_remote__kill "$d/sshd.started"
-		if lab_remote__alive "$d/dockerd.started"; then
-			# Containers left behind by tests die with the daemon's containerd;
-			# stop them first so nothing lingers in the namespace.
-			ctrs=$(docker -H "unix://$d/docker.sock" ps -q 2>/dev/null)
-			[ -n "$ctrs" ] && docker -H "unix://$d/docker.sock" kill $ctrs >/dev/null 2>&1
+		lab_remote_sshd_stop "$i"
+		if lab_remote__alive "$d/dockerd.pid" "$d/docker.sock"; then
+			# Stop what tests left running, so nothing lingers in the namespace.
+			ctrs=$(docker -H "unix://$d/docker.sock" ps -q 2>/dev/null || true)
+			[ -n "$ctrs" ] && docker -H "unix://$d/docker.sock" kill $ctrs >/dev/null 2>&1 || true
 		fi
-		lab_remote__kill "$d/dockerd.started"
+		lab_remote__kill "$d/dockerd.pid" "$d/docker.sock"
+		# Only the namespace of a host this directory holds: another lab
+		# (another OCC_LAB_DIR) may run other host numbers beside it.
 		ip link del "occlab$i" 2>/dev/null
 		[ -e "/run/netns/occ-lab-r$i" ] && ip netns del "occ-lab-r$i"
 		rm -rf "$d"
