@@ -3,9 +3,9 @@
  * binary, against real parts: this machine's dockerd and a "remote" host of
  * tests/lab/remote.sh (a dockerd in its own network namespace, reachable
  * only through a real sshd there, key-only). The lab writes
- * /run/occ-lab/remote.env ($OCC_LAB_ENV overrides; $OCC_LAB_HOST picks the
- * lab host, default 1); without it the suite is skipped (exit 77) with a
- * message saying how to start the lab.
+ * /run/occ-lab/remote.env ($OCC_LAB_ENV overrides; the lab's first host is
+ * used, $OCC_LAB_HOST picks another); without it the suite is skipped (exit
+ * 77) with a message saying how to start the lab.
  *
  * HOME is a temporary directory, so ~/.ssh/known_hosts and ~/.ssh/config
  * are the test's own. The tests build on each other (one process,
@@ -32,7 +32,7 @@
 #define POLL_MS 100
 
 static char *tmp, *home, *ctx_dir, *state_path, *project, *image, *known_hosts;
-static char *lab_addr, *lab_port, *lab_socket, *lab_key, *lab_known, *lab_script, *lab_user;
+static char *lab_dir, *lab_addr, *lab_port, *lab_socket, *lab_key, *lab_known, *lab_script, *lab_user;
 static int port, lab_index = 1;
 static pid_t watcher = -1;
 static char *out_log, *err_log;
@@ -107,7 +107,8 @@ static bool running(bool remote)
 
 static void lab(const char *what)
 {
-	char *cmd = occ_xasprintf("bash %s %s %d >/dev/null", lab_script, what, lab_index);
+	char *cmd = occ_xasprintf("OCC_LAB_DIR=%s bash %s %s %d >/dev/null", lab_dir, lab_script,
+				  what, lab_index);
 
 	ck_assert_msg(system(cmd) == 0, "'%s' failed", cmd);
 	free(cmd);
@@ -558,6 +559,15 @@ static bool setup_lab(void)
 	if (access(path, R_OK) != 0)
 		return false;
 	text = slurp(path);
+	lab_dir = occ_path_dirname(path);
+	{
+		char *first = env_value(text, "OCC_LAB_FIRST");
+		long v;
+
+		if (first && occ_parse_long(first, 1, 200, &v) == 0)
+			lab_index = (int)v;
+		free(first);
+	}
 	if (getenv("OCC_LAB_HOST")) {
 		long v;
 
@@ -610,12 +620,12 @@ static void teardown(void)
 		waitpid(watcher, NULL, 0);
 	}
 	cmd = occ_xasprintf(
-		"bash %s sshd-start %d >/dev/null 2>&1; "
+		"OCC_LAB_DIR=%s bash %s sshd-start %d >/dev/null 2>&1; "
 		"for h in unix:///var/run/docker.sock unix://%s; do "
 		"ids=$(docker -H $h ps -aq --filter label=dev.opencode-cloud.project=%s); "
 		"[ -z \"$ids\" ] || docker -H $h rm -f $ids >/dev/null; "
 		"docker -H $h rmi %s >/dev/null 2>&1; done; true",
-		lab_script, lab_index, lab_socket, project, image);
+		lab_dir, lab_script, lab_index, lab_socket, project, image);
 	if (system(cmd) != 0)
 		fprintf(stderr, "cleanup failed: %s\n", cmd);
 	free(cmd);
