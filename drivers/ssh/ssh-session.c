@@ -84,6 +84,29 @@ static uint64_t left_ms(uint64_t deadline)
 
 /* ---- TCP ------------------------------------------------------------------ */
 
+/*
+ * Every read of the SSH socket, with an immediate ACK. sshd leaves Nagle on
+ * for sessions without a terminal, so a small message it sends right after
+ * another (the channel-open confirmation after a global request) waits until
+ * our ACK of the first arrives, and Linux delays that ACK up to 40 ms: the
+ * first request of every channel took ~44 ms. TCP_QUICKACK is not sticky,
+ * so it is set again after each read. (Harmless on a ProxyJump socketpair,
+ * where it fails.)
+ */
+static LIBSSH2_RECV_FUNC(recv_quickack)
+{
+	ssize_t n = recv(socket, buffer, length, flags);
+	int one = 1, saved = errno;
+
+	(void)abstract;
+	if (n > 0)
+		setsockopt(socket, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof(one));
+	if (n < 0)
+		return -saved;
+	errno = saved;
+	return n;
+}
+
 static int connect_one(const struct addrinfo *ai, uint64_t deadline, int *out_errno)
 {
 	int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
@@ -709,6 +732,12 @@ int occ_ssh__connect(struct occ_ssh_conn *conn, struct occ_ssh_target *t,
 	if (!conn->session) {
 		ret = occ_error_set(err, OCC_EGENERIC, "libssh2 cannot start a session");
 		goto out;
+	}
+	{
+		/* libssh2 1.10 takes callbacks as void *. */
+		union { LIBSSH2_RECV_FUNC((*fn)); void *p; } cb = { .fn = recv_quickack };
+
+		libssh2_session_callback_set(conn->session, LIBSSH2_CALLBACK_RECV, cb.p);
 	}
 	libssh2_session_set_blocking(conn->session, 1);
 	libssh2_session_set_timeout(conn->session, (long)left_ms(deadline) + 1);
