@@ -273,7 +273,10 @@ static bool container_fields(struct changes *cs, const struct occ_obs_container 
 			     const struct occ_state *st, const struct occ_kvlist *image_env)
 {
 	const struct occ_container *d = &st->container;
+	struct occ_kvlist env;
+	bool dropped;
 
+	occ_state_container_env(&env, st);
 	cmp_str(cs, "image", c->image_ref, st->image.ref);
 	cmp_str(cs, "container.bind", c->bind, d->bind);
 	cmp_uint(cs, "container.port", c->port, d->port);
@@ -282,9 +285,12 @@ static bool container_fields(struct changes *cs, const struct occ_obs_container 
 		occ_restart_policy_name(d->restart));
 	if (!c->init)
 		changes_add(cs, "container.init", "false", "true", false, true);
-	cmp_env(cs, &c->env, &d->env, image_env);
+	/* With the login mode (env.OCC_LOGIN), which users and bind decide. */
+	cmp_env(cs, &c->env, &env, image_env);
 	cmp_mounts(cs, c, st);
-	return cmp_volumes(cs, c, st);
+	dropped = cmp_volumes(cs, c, st);
+	occ_kvlist_release(&env);
+	return dropped;
 }
 
 /* Every field of a container about to be created, for the diff. */

@@ -593,9 +593,6 @@ START_TEST(test_build_errors)
 	ck_assert_int_eq(act(st, OCC_ACT_IMAGE_BUILD, "image", NULL, &err), OCC_EAPI);
 	ck_assert_msg(strstr(err.msg, "cannot build image 'occ-test-broken:never': COPY failed"),
 		      "%s", err.msg);
-	st->image.build.embedded = true;
-	ck_assert_int_eq(act(st, OCC_ACT_IMAGE_BUILD, "image", NULL, &err), OCC_EGENERIC);
-	ck_assert_str_eq(err.msg, "the embedded image is not available in this build");
 	free(bad);
 	free(df);
 	occ_state_free(st);

@@ -114,6 +114,8 @@ static void w_image_env(struct fake_driver *f, const struct occ_state *st)
 	c = fake_add_container_from(f, st, OCC_CTR_RUNNING);
 	occ_kvlist_release(&c->env);
 	occ_kvlist_set(&c->env, "TZ", "UTC");
+	if (occ_state_login_open(st))
+		occ_kvlist_set(&c->env, OCC_LOGIN_ENV, "open");
 	free(c->spec_hash);
 	c->spec_hash = NULL;
 }

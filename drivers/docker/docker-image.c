@@ -1,6 +1,10 @@
 /*
  * docker-image.c - IMAGE_PULL and IMAGE_BUILD.
  *
+ * A build sends its context as a tar stream: a directory (tar.c walks it) or,
+ * for image.build.context: embedded, the Dockerfile and packages/image/ files
+ * compiled into occ (units/embed.cmake), plus image.build.ca_certs.
+ *
  * Both answer with a stream of JSON lines that may end in an error even after
  * HTTP 200, so every line is decoded as it arrives: progress goes to the
  * driver's sink, the first error is kept and reported once the stream ends.
@@ -164,7 +168,17 @@ static char *build_path(const struct occ_state *desired)
 {
 	const struct occ_image_build *b = &desired->image.build;
 	struct occ_strbuf sb = OCC_STRBUF_INIT;
-	char *args = occ_docker__kv_json(&b->args);
+	struct occ_kvlist kv = { 0 };
+	char *args;
+
+	/* The embedded image is labelled with this occ's version unless the
+	 * state file says otherwise. */
+	if (b->embedded && !occ_kvlist_get(&b->args, "OCC_IMAGE_VERSION"))
+		occ_kvlist_set(&kv, "OCC_IMAGE_VERSION", OCC_VERSION);
+	for (size_t i = 0; i < b->args.n; i++)
+		occ_kvlist_set(&kv, b->args.items[i].key, b->args.items[i].value);
+	args = occ_docker__kv_json(&kv);
+	occ_kvlist_release(&kv);
 
 	occ_strbuf_adds(&sb, "/build?rm=1&forcerm=1&t=");
 	occ_docker__url_escape(&sb, desired->image.ref);
@@ -185,14 +199,13 @@ int occ_docker__build(struct occ_docker *dk, const struct occ_state *desired,
 	char *path = NULL;
 	int ret;
 
-	if (b->embedded || !b->context) {
-		occ_error_set(err, OCC_EGENERIC, "the embedded image is not available in this build");
-		occ_error_hint(err, "set image.build.context to a directory with a Dockerfile, "
-			       "or remove image.build to pull image.ref");
-		return err->code;
-	}
-	ret = occ_docker__tar_new(&tar, b->context, b->dockerfile, b->ca_certs, b->n_ca_certs,
-				  err);
+	if (b->embedded)
+		ret = occ_docker__tar_new_mem(&tar, occ_docker__image_files,
+					      occ_docker__image_n_files, b->ca_certs,
+					      b->n_ca_certs, err);
+	else
+		ret = occ_docker__tar_new(&tar, b->context, b->dockerfile, b->ca_certs,
+					  b->n_ca_certs, err);
 	if (ret) {
 		occ_error_prefix(err, "cannot build image '%s'", desired->image.ref);
 		return ret;
