@@ -22,6 +22,10 @@
 #define OCC_LABEL_IMAGE_ID     "dev.opencode-cloud.image-id"
 #define OCC_MANAGED_BY         "occ"
 
+/* Labels of occ's own image (Dockerfile), shown by `occ status`. */
+#define OCC_IMAGE_LABEL_VERSION  "org.opencontainers.image.version"
+#define OCC_IMAGE_LABEL_OPENCODE "dev.opencode-cloud.opencode-version"
+
 enum occ_ctr_state {
 	OCC_CTR_CREATED = 0,
 	OCC_CTR_RUNNING,
