@@ -48,6 +48,9 @@ echo "== integration tests (ASan + UBSan, leak detection)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	ctest --test-dir build-asan -L integration --output-on-failure
 
+echo "== end-to-end: the opencode image (label e2e)"
+ctest --test-dir build -L e2e --output-on-failure
+
 if [ "${OCC_SKIP_FUZZ:-0}" != 1 ] && command -v clang >/dev/null; then
 	echo "== fuzz smoke"
 	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DOCC_FUZZ=ON -DOCC_TESTS=ON \

@@ -89,6 +89,8 @@ static struct occ_state *test_state(const char *name, uint16_t p)
 
 	replace(&st->name, name);
 	replace(&st->image.ref, IMAGE);
+	st->image.build.enabled = false;   /* as an image: section without build: */
+	st->image.build.embedded = false;
 	st->container.port = p;
 	occ_kvlist_set(&st->container.env, "OCC_TEST_MODE", "a");
 	occ_kvlist_set(&st->container.env, "TZ", "UTC");
@@ -669,8 +671,10 @@ START_TEST(test_create_start)
 	ck_assert_int_eq(c->hash_version, OCC_HASH_VERSION);
 	ck_assert_str_eq(c->image_ref, IMAGE);
 	ck_assert_str_eq(c->image_id, obs.image.id);
-	/* The image's own OCC_TEST_IMAGE and PATH are left out. */
-	ck_assert_uint_eq(c->env.n, 2);
+	/* The image's own OCC_TEST_IMAGE and PATH are left out; no users on
+	 * loopback: login open. */
+	ck_assert_uint_eq(c->env.n, 3);
+	ck_assert_str_eq(occ_kvlist_get(&c->env, OCC_LOGIN_ENV), "open");
 	ck_assert_str_eq(occ_kvlist_get(&c->env, "OCC_TEST_MODE"), "a");
 	ck_assert_str_eq(occ_kvlist_get(&c->env, "TZ"), "UTC");
 	ck_assert_uint_eq(c->port, port);
