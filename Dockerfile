@@ -33,23 +33,9 @@ RUN set -e; for f in /tmp/occ-ca/*; do \
     done; rm -rf /tmp/occ-ca; update-ca-certificates
 
 # opencode, verified against the pinned npm integrity before it is unpacked.
-RUN set -e; arch=$(dpkg --print-architecture); \
-    case "$arch" in \
-      amd64) pkg=opencode-linux-x64;   want="$OPENCODE_INTEGRITY_AMD64" ;; \
-      arm64) pkg=opencode-linux-arm64; want="$OPENCODE_INTEGRITY_ARM64" ;; \
-      *) echo "opencode image: unsupported architecture '$arch' (amd64 and arm64 only)" >&2; exit 1 ;; \
-    esac; \
-    url="$NPM_REGISTRY/$pkg/-/$pkg-$OPENCODE_VERSION.tgz"; \
-    curl -fsSL --retry 3 -o /tmp/opencode.tgz "$url"; \
-    got="sha512-$(openssl dgst -sha512 -binary /tmp/opencode.tgz | base64 -w0)"; \
-    if [ "$got" != "$want" ]; then \
-      echo "opencode image: INTEGRITY MISMATCH for $url" >&2; \
-      echo "  expected $want" >&2; echo "  got      $got" >&2; exit 1; \
-    fi; \
-    mkdir /tmp/oc; tar -xzf /tmp/opencode.tgz -C /tmp/oc; \
-    install -m 0755 /tmp/oc/package/bin/opencode /usr/local/bin/opencode; \
-    rm -rf /tmp/oc /tmp/opencode.tgz; \
-    /usr/local/bin/opencode --version
+COPY packages/image/fetch-opencode.sh /usr/local/lib/occ/fetch-opencode.sh
+RUN sh /usr/local/lib/occ/fetch-opencode.sh "$OPENCODE_VERSION" "$OPENCODE_INTEGRITY_AMD64" \
+      "$OPENCODE_INTEGRITY_ARM64" "$NPM_REGISTRY"
 
 # The unprivileged user opencode runs as (below occ's account range 1000+),
 # and the nginx workers may read /etc/shadow through PAM (group shadow).

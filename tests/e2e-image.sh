@@ -15,7 +15,8 @@
 #      version; a session made through the API survives a recreate.
 #   3. Fail closed: the image run without OCC_LOGIN=open (or with another
 #      value) asks for a login even with no accounts; occ refuses a
-#      non-loopback bind without users.
+#      non-loopback bind without users; a build whose opencode download does
+#      not match the pinned integrity fails.
 #
 # Only the project occ-img-e2e's containers and volumes are removed at the
 # end; the images stay (they are the build cache). Passwords go to occ on
@@ -47,8 +48,10 @@ cleanup_project() {
 	ids=$(docker ps -aq --filter "label=dev.opencode-cloud.project=$PROJECT") || true
 	[ -z "$ids" ] || docker rm -f $ids >/dev/null || true
 	docker rm -f occ-img-e2e-raw >/dev/null 2>&1 || true
-	ids=$(docker volume ls -q --filter "label=dev.opencode-cloud.project=$PROJECT") || true
-	[ -z "$ids" ] || docker volume rm $ids >/dev/null || true
+	for p in "$PROJECT" "$PROJECT-bad"; do
+		ids=$(docker volume ls -q --filter "label=dev.opencode-cloud.project=$p") || true
+		[ -z "$ids" ] || docker volume rm $ids >/dev/null || true
+	done
 }
 cleanup() {
 	cleanup_project
@@ -153,12 +156,18 @@ URL=http://127.0.0.1:$PORT
 
 cleanup_project
 write_state 1
-built=no
-docker image inspect "$REF" >/dev/null 2>&1 || built=yes
-step "occ apply: build ($built) and start"
+# occ builds only a missing image: drop the last run's tag so this run builds
+# the Dockerfile of this checkout, keeping its layers (the build cache) under
+# a second tag.
+if docker image inspect "$REF" >/dev/null 2>&1; then
+	docker tag "$REF" "$PROJECT:cache"
+	docker rmi "$REF" >/dev/null
+fi
+step "occ apply: build and start"
 t0=$(now)
 apply
-echo "   apply to healthy: $(since "$t0") (image built: $built)"
+echo "   apply (build included) to healthy: $(since "$t0")"
+grep -E "build image .* done|is healthy \(" "$WORK/apply.log" | sed 's/^/   /'
 "$OCC" status -f "$STATE" | tee "$WORK/status.txt" | sed 's/^/   | /'
 grep -q "login:    OPEN (no users, loopback only)" "$WORK/status.txt" || fail "status: login not OPEN"
 grep -q "opencode: $pinned" "$WORK/status.txt" || fail "status: opencode version is not $pinned"
@@ -182,6 +191,11 @@ expect_code 200 "/ as bob" "$URL/" "bob:bob-pw-2"
 health=$(body "$URL/global/health" "alice:alice-pw-1")
 echo "   /global/health: $health"
 echo "$health" | grep -q "\"version\":\"$pinned\"" || fail "opencode reports '$health', pinned $pinned"
+
+# Server-sent events pass unbuffered: the first event arrives at once.
+events=$(printf 'user = "alice:alice-pw-1"\n' | curl -s -N -m 3 -K - "$URL/event" || true)
+echo "$events" | grep -q '^data:' || fail "no server-sent event from /event within 3 s: '$events'"
+echo "   ok: /event streams ($(echo "$events" | head -1 | cut -c1-60))"
 
 step "a disabled user"
 "$OCC" user disable bob -y -f "$STATE" >"$WORK/user.log" 2>&1 ||
@@ -233,6 +247,30 @@ for login in "" yes; do
 	expect_code 401 "image without accounts, OCC_LOGIN='$login': /" "http://127.0.0.1:$RAW_PORT/"
 done
 
+# ---- a tampered download fails the build ---------------------------------------------
+
+step "integrity mismatch"
+bad=$WORK/bad.yaml
+cat >"$bad" <<-EOF
+	version: 1
+	name: $PROJECT-bad
+	image:
+	  ref: $PROJECT-bad:local
+	  build:
+	    context: embedded
+	    ca_certs: [$ca_list]
+	    args: {OPENCODE_INTEGRITY_AMD64: sha512-AAAA, OPENCODE_INTEGRITY_ARM64: sha512-AAAA}
+	container:
+	  port: $RAW_PORT
+	EOF
+if "$OCC" apply -y -f "$bad" >"$WORK/bad.log" 2>&1; then
+	fail "a build with a wrong opencode integrity succeeded"
+fi
+grep -q "INTEGRITY MISMATCH for http" "$WORK/bad.log" || { tail -20 "$WORK/bad.log" >&2; fail "no integrity error"; }
+docker image inspect "$PROJECT-bad:local" >/dev/null 2>&1 && fail "the tampered image was tagged"
+echo "   ok: the build fails: $(grep -m1 -o "INTEGRITY MISMATCH for http[^ ]*" "$WORK/bad.log")"
+
+docker tag "$REF" "$PROJECT:cache"
 size=$(docker image inspect -f '{{.Size}}' "$REF")
 echo "== image $REF: $((size / 1000000)) MB"
 echo "== e2e-image: all checks passed"
