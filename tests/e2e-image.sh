@@ -215,6 +215,7 @@ sed -i 's/E2E_GEN: "1"/E2E_GEN: "2"/' "$STATE"
 t0=$(now)
 apply
 echo "   recreate to healthy: $(since "$t0")"
+grep -E " done \(|is healthy \(" "$WORK/apply.log" | sed 's/^/   /'
 after=$(docker inspect -f '{{.Id}}' "$PROJECT")
 [ "$before" != "$after" ] || fail "changing container.env did not recreate the container"
 body "$URL/session" "alice:alice-pw-1" | grep -q "\"$title\"" || fail "the session is gone after the recreate"

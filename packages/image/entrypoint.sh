@@ -1,7 +1,7 @@
 #!/bin/bash
 # occ-entrypoint: start opencode (unprivileged, loopback only) and nginx in
-# front of it; forward TERM/INT to both and exit as soon as either stops, so
-# `docker stop` takes well under a second. Runs as PID 2 under Docker's init
+# front of it; forward TERM/INT to both and exit within half a second, and as
+# soon as either stops, so `docker stop` takes well under a second. Runs as PID 2 under Docker's init
 # (occ creates containers with Init: true).
 #
 # Login is required unless OCC_LOGIN=open, which occ sets only when the
@@ -46,14 +46,20 @@ opencode_pid=$!
 nginx &
 nginx_pid=$!
 
+# On TERM/INT: pass it on, give both half a second to finish (opencode's
+# SQLite commits are durable either way; a busy opencode can otherwise take
+# Docker's whole 10 s stop timeout), then exit: Docker's init ends the rest.
 stop() {
 	kill -TERM "$opencode_pid" "$nginx_pid" 2>/dev/null || true
+	for _ in 1 2 3 4 5; do
+		kill -0 "$opencode_pid" 2>/dev/null || kill -0 "$nginx_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	exit "${1:-143}"
 }
 trap stop TERM INT
 
 # Whichever exits first ends the container (Docker's restart policy decides).
 status=0
 wait -n "$opencode_pid" "$nginx_pid" || status=$?
-stop
-wait "$opencode_pid" "$nginx_pid" 2>/dev/null || true
-exit "$status"
+stop "$status"
