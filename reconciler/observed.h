@@ -25,6 +25,12 @@
 /* Labels of occ's own image (Dockerfile), shown by `occ status`. */
 #define OCC_IMAGE_LABEL_VERSION  "org.opencontainers.image.version"
 #define OCC_IMAGE_LABEL_OPENCODE "dev.opencode-cloud.opencode-version"
+/* On an image occ built from its embedded context: which context it was. */
+#define OCC_IMAGE_LABEL_CONTEXT  "dev.opencode-cloud.embedded-context"
+
+/* SHA-256 (hex) of the embedded build context (Dockerfile, packages/image/):
+ * generated at build time by units/embed.cmake. */
+extern const char occ_embedded_image_hash[];
 
 enum occ_ctr_state {
 	OCC_CTR_CREATED = 0,

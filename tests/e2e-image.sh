@@ -12,7 +12,8 @@
 #      no users on loopback: open; two users: 401 without or with wrong
 #      credentials, 200 with each user's, /healthz 200 without; a disabled
 #      user: 401 for them only; /global/health reports the pinned opencode
-#      version; a session made through the API survives a recreate.
+#      version; a session made through the API survives a recreate, and an
+#      image built from another embedded Dockerfile (an older occ) is rebuilt.
 #   3. Fail closed: the image run without OCC_LOGIN=open (or with another
 #      value) asks for a login even with no accounts; occ refuses a
 #      non-loopback bind without users; a build whose opencode download does
@@ -221,6 +222,27 @@ after=$(docker inspect -f '{{.Id}}' "$PROJECT")
 body "$URL/session" "alice:alice-pw-1" | grep -q "\"$title\"" || fail "the session is gone after the recreate"
 echo "   ok: session '$title' survived"
 expect_code 401 "/ as disabled bob after the recreate" "$URL/" "bob:bob-pw-2"
+
+step "upgrade: an image built from another embedded Dockerfile is rebuilt"
+label=$(docker image inspect -f '{{index .Config.Labels "dev.opencode-cloud.embedded-context"}}' "$REF")
+[ ${#label} = 64 ] || fail "the image lacks its embedded-context label ('$label')"
+printf 'FROM %s\nLABEL dev.opencode-cloud.embedded-context=from-an-older-occ\n' "$REF" |
+	DOCKER_BUILDKIT=0 docker build -q -t "$REF" - >/dev/null 2>&1 || fail "docker build (relabel)"
+"$OCC" diff -f "$STATE" | grep -q "built from another version of the embedded Dockerfile" ||
+	fail "occ diff does not plan the rebuild"
+t0=$(now)
+apply
+echo "   rebuild to converged: $(since "$t0")"
+grep -q "build image $REF.* done" "$WORK/apply.log" || fail "occ apply did not rebuild"
+# Same Dockerfile here, so the rebuild is the container's own image again
+# (an upgrade's new Dockerfile gives a new image ID, and a recreate).
+[ "$(docker inspect -f '{{.Image}}' "$PROJECT")" = "$(docker image inspect -f '{{.Id}}' "$REF")" ] ||
+	fail "the container does not run the image $REF now names"
+[ "$(docker image inspect -f '{{index .Config.Labels "dev.opencode-cloud.embedded-context"}}' "$REF")" = "$label" ] ||
+	fail "the rebuilt image has another label"
+body "$URL/session" "alice:alice-pw-1" | grep -q "\"$title\"" || fail "the session is gone after the upgrade"
+"$OCC" diff --exit-code -f "$STATE" >/dev/null || fail "not converged after the rebuild"
+echo "   ok: rebuilt, data kept, converged"
 
 t0=$(now)
 docker stop "$PROJECT" >/dev/null

@@ -31,6 +31,7 @@ static struct occ_state *load(const char *yaml)
 }
 
 #define BASE "version: 1\nname: web\nimage: {ref: 'occ-test:1'}\nvolumes: []\n"
+#define EMBEDDED "version: 1\nname: web\nimage: {ref: 'occ-test:1', build: {}}\nvolumes: []\n"
 
 /* World setups: each gets the fake and the desired state. */
 static void w_empty(struct fake_driver *f, const struct occ_state *st)
@@ -112,6 +113,22 @@ static void w_hash_v1(struct fake_driver *f, const struct occ_state *st)
 	free(c->spec_hash);
 	c->spec_hash = occ_xstrdup(hash);
 	c->hash_version = 1;
+}
+
+/* The image was built from another embedded context (an older occ). */
+static void w_old_embedded(struct fake_driver *f, const struct occ_state *st)
+{
+	w_image(f, st);
+	occ_kvlist_set(&f->world.image.labels, OCC_IMAGE_LABEL_CONTEXT, "0123abcd");
+	fake_add_container_from(f, st, OCC_CTR_RUNNING);
+}
+
+/* Built from this occ's embedded context: nothing to do. */
+static void w_new_embedded(struct fake_driver *f, const struct occ_state *st)
+{
+	w_image(f, st);
+	occ_kvlist_set(&f->world.image.labels, OCC_IMAGE_LABEL_CONTEXT, occ_embedded_image_hash);
+	fake_add_container_from(f, st, OCC_CTR_RUNNING);
 }
 
 static void w_future_hash(struct fake_driver *f, const struct occ_state *st)
@@ -220,6 +237,9 @@ static const struct golden_case golden[] = {
 	{ "future-hash-version-same-fields", BASE, w_future_hash, NULL, 0 },
 	{ "hash-version-1-in-sync", BASE "container: {env: {TZ: UTC}}\n", w_hash_v1, NULL, 0 },
 	{ "login-closes-on-first-user", BASE ALICE(""), w_running_prev, BASE, 1 },
+	{ "embedded-image-outdated", EMBEDDED, w_old_embedded, NULL, 1 },
+	{ "embedded-image-current", EMBEDDED, w_new_embedded, NULL, 0 },
+	{ "image-label-unknown", BASE, w_old_embedded, NULL, 0 },
 	{ "env-equal-to-image-default", BASE "container: {env: {PATH: /bin, TZ: UTC}}\n",
 	  w_image_env, NULL, 0 },
 	{ "env-differs-from-image-default", BASE "container: {env: {PATH: /usr/bin, TZ: UTC}}\n",

@@ -160,9 +160,10 @@ static int read_tar(void *ctx, char *buf, size_t cap, size_t *out_n, struct occ_
 }
 
 /*
- * No labels on the image: containers inherit their image's labels, so a
- * project label here would make any container run from the image, by anyone,
- * look like one occ manages.
+ * No project labels on the image: containers inherit their image's labels, so
+ * a project label here would make any container run from the image, by
+ * anyone, look like one occ manages. The embedded build gets one label only:
+ * the hash of the context it was built from (OCC_IMAGE_LABEL_CONTEXT).
  */
 static char *build_path(const struct occ_state *desired)
 {
@@ -187,6 +188,14 @@ static char *build_path(const struct occ_state *desired)
 	occ_strbuf_adds(&sb, "&buildargs=");
 	occ_docker__url_escape(&sb, args);
 	free(args);
+	if (b->embedded) {
+		occ_kvlist_set(&kv, OCC_IMAGE_LABEL_CONTEXT, occ_embedded_image_hash);
+		args = occ_docker__kv_json(&kv);
+		occ_strbuf_adds(&sb, "&labels=");
+		occ_docker__url_escape(&sb, args);
+		free(args);
+		occ_kvlist_release(&kv);
+	}
 	return occ_strbuf_detach(&sb);
 }
 
