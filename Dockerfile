@@ -63,7 +63,9 @@ LABEL org.opencontainers.image.title="opencode-cloud" \
 
 WORKDIR /home/opencode/workspace
 EXPOSE 3000
-HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
+# Docker's first probe comes one interval after the start (opencode takes ~5 s
+# to listen); occ waits for "healthy" when the state file sets no health path.
+HEALTHCHECK --interval=5s --timeout=3s --start-period=30s --retries=3 \
   CMD curl -fsS -m 2 -o /dev/null "http://127.0.0.1:${OCC_LISTEN_PORT:-3000}/healthz" || exit 1
 STOPSIGNAL SIGTERM
 ENTRYPOINT ["/usr/local/bin/occ-entrypoint"]

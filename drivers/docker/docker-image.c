@@ -224,6 +224,9 @@ int occ_docker__build(struct occ_docker *dk, const struct occ_state *desired,
 	req.read_body = read_tar;
 	req.read_ctx = tar;
 	ret = run_stream(dk, &req, "build", desired->image.ref, err);
+	if (ret == OCC_EAPI && b->embedded)
+		occ_error_hint(err, "the build output above names the failing step; behind a "
+			       "TLS-intercepting proxy, list its CA certificates in image.build.ca_certs");
 	occ_docker__tar_free(tar);
 	free(path);
 	return ret;

@@ -15,7 +15,12 @@ arm64) pkg=opencode-linux-arm64 want=$want_arm64 ;;
 esac
 url="$registry/$pkg/-/$pkg-$version.tgz"
 tmp=$(mktemp -d)
-curl -fsSL --retry 3 -o "$tmp/opencode.tgz" "$url"
+if ! curl -fsSL --retry 3 -o "$tmp/opencode.tgz" "$url"; then
+	echo "opencode image: cannot download $url" >&2
+	echo "  behind a TLS-intercepting proxy? list its CA certificate (PEM) in" >&2
+	echo "  image.build.ca_certs of the state file (e.g. /usr/local/share/ca-certificates/*.crt)" >&2
+	exit 1
+fi
 got="sha512-$(openssl dgst -sha512 -binary "$tmp/opencode.tgz" | base64 -w0)"
 if [ "$got" != "$want" ]; then
 	echo "opencode image: INTEGRITY MISMATCH for $url" >&2
