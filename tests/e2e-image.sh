@@ -187,6 +187,7 @@ expect_code 200 "/healthz without credentials" "$URL/healthz"
 expect_code 401 "/ without credentials" "$URL/"
 expect_code 401 "/ with a wrong password" "$URL/" "alice:wrong"
 expect_code 401 "/ as a system account" "$URL/" "opencode:"
+expect_code 401 "/ as nobody" "$URL/" "nobody:"
 expect_code 200 "/ as alice" "$URL/" "alice:alice-pw-1"
 expect_code 200 "/ as bob" "$URL/" "bob:bob-pw-2"
 health=$(body "$URL/global/health" "alice:alice-pw-1")
