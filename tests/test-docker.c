@@ -566,7 +566,7 @@ START_TEST(test_build)
 	occ_strbuf_init(&s.text);
 	st->image.build.enabled = true;
 	st->image.build.context = occ_xstrdup(ctx_dir);
-	st->image.build.dockerfile = occ_xstrdup("Dockerfile");
+	replace(&st->image.build.dockerfile, "Dockerfile");
 	drv->progress = (struct occ_progress_sink){ sink_fn, &s };
 	must_act(st, OCC_ACT_IMAGE_BUILD, "image", NULL);
 	drv->progress = (struct occ_progress_sink){ 0 };
