@@ -227,8 +227,8 @@ expect_code 401 "/ as disabled bob after the recreate" "$URL/" "bob:bob-pw-2"
 step "upgrade: an image built from another embedded Dockerfile is rebuilt"
 label=$(docker image inspect -f '{{index .Config.Labels "dev.opencode-cloud.embedded-context"}}' "$REF")
 [ ${#label} = 64 ] || fail "the image lacks its embedded-context label ('$label')"
-printf 'FROM %s\nLABEL dev.opencode-cloud.embedded-context=from-an-older-occ\n' "$REF" |
-	DOCKER_BUILDKIT=0 docker build -q -t "$REF" - >/dev/null 2>&1 || fail "docker build (relabel)"
+relabelled=$(printf 'FROM %s\nLABEL dev.opencode-cloud.embedded-context=from-an-older-occ\n' "$REF" |
+	DOCKER_BUILDKIT=0 docker build -q -t "$REF" - 2>/dev/null) || fail "docker build (relabel)"
 "$OCC" diff -f "$STATE" | grep -q "built from another version of the embedded Dockerfile" ||
 	fail "occ diff does not plan the rebuild"
 t0=$(now)
@@ -244,6 +244,7 @@ grep -q "build image $REF.* done" "$WORK/apply.log" || fail "occ apply did not r
 body "$URL/session" "alice:alice-pw-1" | grep -q "\"$title\"" || fail "the session is gone after the upgrade"
 "$OCC" diff --exit-code -f "$STATE" >/dev/null || fail "not converged after the rebuild"
 echo "   ok: rebuilt, data kept, converged"
+docker rmi "$relabelled" >/dev/null   # untagged now; it would pin the old layers
 
 t0=$(now)
 docker stop "$PROJECT" >/dev/null
