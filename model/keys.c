@@ -1031,9 +1031,10 @@ static int check_build(struct occ_model_ctx *c, const struct occ_ynode *map, voi
 }
 
 /*
- * Without an image: section occ builds its own image from the embedded
- * Dockerfile (the default state). An image: section without build: names an
- * image to pull or use, as it always did.
+ * Unless the file names an image (image.ref) without saying how to build it,
+ * occ builds its own image from the embedded Dockerfile (the default state).
+ * An image.ref without image.build is an image to pull or use, as it always
+ * was.
  */
 static int check_image(struct occ_model_ctx *c, const struct occ_ynode *map, void *obj,
 		       const struct occ_ynode *const *seen)
@@ -1042,7 +1043,7 @@ static int check_image(struct occ_model_ctx *c, const struct occ_ynode *map, voi
 
 	(void)c;
 	(void)map;
-	if (!seen_get(&image_table, seen, "build")) {
+	if (seen_get(&image_table, seen, "ref") && !seen_get(&image_table, seen, "build")) {
 		im->build.enabled = false;
 		im->build.embedded = false;
 	}

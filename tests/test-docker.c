@@ -89,7 +89,7 @@ static struct occ_state *test_state(const char *name, uint16_t p)
 
 	replace(&st->name, name);
 	replace(&st->image.ref, IMAGE);
-	st->image.build.enabled = false;   /* as an image: section without build: */
+	st->image.build.enabled = false;   /* as image.ref without image.build */
 	st->image.build.embedded = false;
 	st->container.port = p;
 	occ_kvlist_set(&st->container.env, "OCC_TEST_MODE", "a");

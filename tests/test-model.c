@@ -214,7 +214,11 @@ static const struct valid_case valid_cases[] = {
 	  { "name=my-project", "image.ref=ghcr.io/owner/opencode:1.2.3", "image.pull=always",
 	    "image.build.enabled=false", "image.build.embedded=false", NULL } },
 	{ V "image: {pull: never, ref: \"localhost:5000/team/oc\"}\n",
-	  { "image.pull=never", "image.ref=localhost:5000/team/oc", NULL } },
+	  { "image.pull=never", "image.ref=localhost:5000/team/oc", "image.build.enabled=false", NULL } },
+	/* no ref: still occ's own image, built from the embedded Dockerfile */
+	{ V "image: {pull: never}\n",
+	  { "image.pull=never", "image.ref=opencode-cloud:local", "image.build.enabled=true",
+	    "image.build.embedded=true", NULL } },
 	{ V "image: {ref: \"busybox@sha256:" SHA256HEX "\"}\n",
 	  { "image.ref=busybox@sha256:" SHA256HEX, NULL } },
 	{ V "image: {ref: registry.example.com:443/a/b-c__d.e:v1_2}\n",
