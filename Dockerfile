@@ -28,7 +28,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 COPY .occ-ca-certificates/ /tmp/occ-ca/
 RUN set -e; for f in /tmp/occ-ca/*; do \
-      [ -f "$f" ] || continue; \
+      [ -f "$f" ] && [ "${f##*/}" != README ] || continue; \
       n=$(basename "$f"); cp "$f" "/usr/local/share/ca-certificates/occ-${n%.*}.crt"; \
     done; rm -rf /tmp/occ-ca; update-ca-certificates
 
