@@ -10,7 +10,8 @@
 #   2. `occ apply` of a state file with the embedded build and this machine's
 #      extra CA certificates (/usr/local/share/ca-certificates/*.crt), then:
 #      no users on loopback: open; two users: 401 without or with wrong
-#      credentials, 200 with each user's, /healthz 200 without; a disabled
+#      credentials, 200 with each user's, /healthz 200 without; server-sent
+#      events and a websocket pass through the front; a disabled
 #      user: 401 for them only; /global/health reports the pinned opencode
 #      version; a session made through the API survives a recreate, and an
 #      image built from another embedded Dockerfile (an older occ) is rebuilt.
@@ -198,6 +199,21 @@ echo "$health" | grep -q "\"version\":\"$pinned\"" || fail "opencode reports '$h
 events=$(printf 'user = "alice:alice-pw-1"\n' | curl -s -N -m 3 -K - "$URL/event" || true)
 echo "$events" | grep -q '^data:' || fail "no server-sent event from /event within 3 s: '$events'"
 echo "   ok: /event streams ($(echo "$events" | head -1 | cut -c1-60))"
+
+# Websockets are upgraded: a terminal (POST /pty) and its /connect socket.
+pty=$(body "$URL/pty" "alice:alice-pw-1" -X POST -H 'Content-Type: application/json' -d '{}' |
+	grep -o '"id":"[^"]*"' | head -1 | cut -d'"' -f4) || true
+[ -n "$pty" ] || fail "POST /pty made no terminal"
+auth=$(printf '%s' "alice:alice-pw-1" | base64 -w0)
+exec 3<>"/dev/tcp/127.0.0.1/$PORT"
+printf 'GET /pty/%s/connect HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n' \
+	"$pty" "$auth" >&3
+status_line=$(timeout 5 head -n 1 <&3 | tr -d '\r') || true
+exec 3>&-
+case "$status_line" in
+"HTTP/1.1 101"*) echo "   ok: websocket upgrade: $status_line" ;;
+*) fail "websocket upgrade of /pty/$pty/connect: '$status_line'" ;;
+esac
 
 step "a disabled user"
 "$OCC" user disable bob -y -f "$STATE" >"$WORK/user.log" 2>&1 ||
