@@ -54,9 +54,21 @@ struct status {
 	const char *health;     /* "healthy", "unhealthy", "n/a" */
 	char *url;
 	bool exposed;
-	bool open;              /* no users and a loopback bind: runs without login */
+	bool open;              /* login open: OCC_LOGIN=open (see state.h) */
 	bool remote_only;       /* a loopback URL on a remote host */
+	size_t n_enabled;       /* accounts that can log in */
+	const char *opencode_version; /* image labels; NULL when absent */
+	const char *image_version;
 };
+
+/* The login mode of the container as it runs (its OCC_LOGIN), or the one
+ * it will get when it does not exist yet. */
+static bool login_open(const struct occ_obs_container *c, const struct occ_state *st)
+{
+	if (c)
+		return occ_streq(occ_kvlist_get(&c->env, OCC_LOGIN_ENV), "open");
+	return occ_state_login_open(st);
+}
 
 static void status_compute(struct status *s, struct occ_target *tg)
 {
@@ -67,7 +79,13 @@ static void status_compute(struct status *s, struct occ_target *tg)
 	memset(s, 0, sizeof(*s));
 	s->c = occ_observed_container(&tg->obs, st->name);
 	s->exposed = !occ_bind_is_loopback(bind);
-	s->open = st->n_users == 0 && !s->exposed;
+	s->open = login_open(s->c, st);
+	for (size_t i = 0; i < st->n_users; i++)
+		s->n_enabled += st->users[i].enabled;
+	if (tg->obs.image.present) {
+		s->opencode_version = occ_kvlist_get(&tg->obs.image.labels, OCC_IMAGE_LABEL_OPENCODE);
+		s->image_version = occ_kvlist_get(&tg->obs.image.labels, OCC_IMAGE_LABEL_VERSION);
+	}
 	s->url = occ_cli_service_url(tg, &s->remote_only);
 	s->health = "n/a";
 	if (!s->c) {
@@ -103,6 +121,25 @@ static void print_drift_text(struct occ_cli *cli, const struct occ_target *tg)
 		       p->actions[i].cause ? p->actions[i].cause : "");
 }
 
+static void print_login(struct occ_cli *cli, const struct occ_state *st, const struct status *s)
+{
+	size_t disabled = st->n_users - s->n_enabled;
+
+	if (s->open) {
+		printf("  login:    %sOPEN%s (no users, loopback only)\n", occ_c(cli, "yellow"),
+		       occ_c(cli, "reset"));
+		return;
+	}
+	if (!s->n_enabled) {
+		printf("  login:    required, but no user is enabled ('occ user add' adds one)\n");
+		return;
+	}
+	printf("  login:    %zu user%s", s->n_enabled, s->n_enabled == 1 ? "" : "s");
+	if (disabled)
+		printf(" (%zu disabled)", disabled);
+	printf("\n");
+}
+
 static void print_text(struct occ_cli *cli, struct occ_target *tg, const struct status *s)
 {
 	const struct occ_state *st = tg->eff;
@@ -117,15 +154,16 @@ static void print_text(struct occ_cli *cli, struct occ_target *tg, const struct 
 	if (s->remote_only)
 		printf("            (on %s itself; 'occ open --host %s' forwards it here)\n", tg->name,
 		       tg->name);
-	if (s->open)
-		printf("  login:    none: no users are defined, the service is open to this machine\n");
-	else
-		printf("  login:    %zu user%s\n", st->n_users, st->n_users == 1 ? "" : "s");
+	print_login(cli, st, s);
 	printf("  health:   %s\n", s->health);
 	printf("  image:    %s", st->image.ref);
 	if (c && c->image_id)
 		printf(" (%.19s)", c->image_id);
+	if (s->image_version)
+		printf(" version %s", s->image_version);
 	printf("\n");
+	if (s->opencode_version)
+		printf("  opencode: %s\n", s->opencode_version);
 	if (c && c->port)
 		printf("  ports:    %s:%u -> %u/tcp\n", c->bind ? c->bind : "0.0.0.0", c->port,
 		       c->container_port);
@@ -149,9 +187,12 @@ static void print_json(struct occ_json *j, struct occ_target *tg, const struct s
 	occ_json_kstr(j, "url", s->url);
 	occ_json_kstr(j, "binding", s->exposed ? "network" : "local");
 	occ_json_kbool(j, "open", s->open);
+	occ_json_kint(j, "login_users", (int64_t)s->n_enabled);
 	occ_json_kstr(j, "health", s->health);
 	occ_json_kstr(j, "image", tg->eff->image.ref);
 	occ_json_kstr(j, "image_id", c ? c->image_id : NULL);
+	occ_json_kstr(j, "image_version", s->image_version);
+	occ_json_kstr(j, "opencode_version", s->opencode_version);
 	occ_json_kstr(j, "container_id", c ? c->id : NULL);
 	occ_json_kstr(j, "started_at", c && c->state == OCC_CTR_RUNNING ? c->started_at : NULL);
 	occ_json_kbool(j, "in_sync", occ_plan_empty(&tg->plan));

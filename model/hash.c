@@ -6,6 +6,12 @@
  * environment, restart policy, bind mounts, named volumes and init. It does not
  * cover the run state (start/stop is not a recreate), users (reconciled in
  * place) or the health probe (occ's own business).
+ *
+ * Version 2 encodes the environment the container is really created with
+ * (occ_state_container_env): container.env plus OCC_LOGIN=open when login is
+ * open, so the users and the bind deciding the login mode recreate the
+ * container when the mode flips. A container labelled version 1 never got
+ * OCC_LOGIN (login required) and keeps matching its version-1 hash.
  */
 #include "model/hash.h"
 
@@ -16,7 +22,7 @@
 
 bool occ_spec_hash_supported(int version)
 {
-	return version == 1;
+	return version == 1 || version == 2;
 }
 
 static void put(struct occ_strbuf *out, const char *field, const char *value)
@@ -116,7 +122,15 @@ int occ_spec_encode(struct occ_strbuf *out, const struct occ_state *eff, int ver
 	put_uint(out, "container.container_port", c->container_port);
 	put(out, "container.restart", occ_restart_policy_name(c->restart));
 	put(out, "container.init", "true");
-	encode_env(out, &c->env);
+	if (version == 1) {
+		encode_env(out, &c->env);
+	} else {
+		struct occ_kvlist env;
+
+		occ_state_container_env(&env, eff);
+		encode_env(out, &env);
+		occ_kvlist_release(&env);
+	}
 	encode_mounts(out, eff);
 	encode_volumes(out, eff);
 	return 0;

@@ -561,7 +561,6 @@ static int parse_kvlist(struct occ_model_ctx *c, const struct occ_ynode *n, void
 	char show[OCC_SHOW_MAX + 8];
 	size_t i;
 
-	(void)k;
 	if (n->kind != OCC_YNODE_MAP)
 		return type_error(c, n, "a mapping");
 	occ_kvlist_release(kv);
@@ -572,6 +571,13 @@ static int parse_kvlist(struct occ_model_ctx *c, const struct occ_ynode *n, void
 		if (why)
 			return occ_model__fail(c, key->pos, "%s: invalid name '%s': %s",
 					       occ_model__path(c), occ_model__show(key->str, show), why);
+		if (strcmp(k->name, "env") == 0 && strcmp(key->str, OCC_LOGIN_ENV) == 0) {
+			occ_model__fail(c, key->pos, "%s.%s: is reserved: occ sets it itself",
+					occ_model__path(c), OCC_LOGIN_ENV);
+			occ_error_hint(c->err, "login is open only on a loopback bind with no enabled "
+				       "users; add users (occ user add) to require a login");
+			return OCC_EINVALID;
+		}
 		if (val->kind != OCC_YNODE_SCALAR || is_null(val))
 			return kv_type_error(c, key, val);
 		occ_kvlist_set(kv, key->str, val->str);
@@ -818,6 +824,8 @@ static const struct enum_def restart_enum = { restart_values, OCC_ARRAY_SIZE(res
 
 static int check_build(struct occ_model_ctx *c, const struct occ_ynode *map, void *obj,
 		       const struct occ_ynode *const *seen);
+static int check_image(struct occ_model_ctx *c, const struct occ_ynode *map, void *obj,
+		       const struct occ_ynode *const *seen);
 static int check_user(struct occ_model_ctx *c, const struct occ_ynode *map, void *obj,
 		      const struct occ_ynode *const *seen);
 static int check_host(struct occ_model_ctx *c, const struct occ_ynode *map, void *obj,
@@ -849,7 +857,8 @@ static const struct key image_keys[] = {
 	ENUM("pull", struct occ_image, pull, pull_enum),
 	MAP("build", parse_build, struct occ_image, build, build_table),
 };
-static const struct table image_table = TABLE(image_keys, POS(struct occ_image));
+static const struct table image_table = TABLE(image_keys, POS(struct occ_image),
+					      .check = check_image);
 
 static const struct key health_keys[] = {
 	{ .name = "path", .parse = parse_health_path, .offset = offsetof(struct occ_health, path),
@@ -1018,6 +1027,26 @@ static int check_build(struct occ_model_ctx *c, const struct occ_ynode *map, voi
 	}
 	if (!b->dockerfile)
 		b->dockerfile = occ_xstrdup("Dockerfile");
+	return 0;
+}
+
+/*
+ * Unless the file names an image (image.ref) without saying how to build it,
+ * occ builds its own image from the embedded Dockerfile (the default state).
+ * An image.ref without image.build is an image to pull or use, as it always
+ * was.
+ */
+static int check_image(struct occ_model_ctx *c, const struct occ_ynode *map, void *obj,
+		       const struct occ_ynode *const *seen)
+{
+	struct occ_image *im = obj;
+
+	(void)c;
+	(void)map;
+	if (seen_get(&image_table, seen, "ref") && !seen_get(&image_table, seen, "build")) {
+		im->build.enabled = false;
+		im->build.embedded = false;
+	}
 	return 0;
 }
 

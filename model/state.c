@@ -201,6 +201,10 @@ struct occ_state *occ_state_new_default(void)
 	st->name = occ_xstrdup(DEFAULT_NAME);
 	st->image.ref = occ_xstrdup(DEFAULT_IMAGE);
 	st->image.pull = OCC_PULL_MISSING;
+	/* No image: section: build occ's own image (check_image in keys.c). */
+	st->image.build.enabled = true;
+	st->image.build.embedded = true;
+	st->image.build.dockerfile = occ_xstrdup("Dockerfile");
 	st->container.port = DEFAULT_PORT;
 	st->container.bind = occ_xstrdup(DEFAULT_BIND);
 	st->container.container_port = DEFAULT_PORT;
@@ -423,4 +427,21 @@ bool occ_bind_is_loopback(const char *bind)
 	if (memcmp(a, v6_loopback, 16) == 0)
 		return true;
 	return memcmp(a, v4_mapped, 12) == 0 && a[12] == 127;
+}
+
+bool occ_state_login_open(const struct occ_state *eff)
+{
+	if (!occ_bind_is_loopback(eff->container.bind))
+		return false;
+	for (size_t i = 0; i < eff->n_users; i++)
+		if (eff->users[i].enabled)
+			return false;
+	return true;
+}
+
+void occ_state_container_env(struct occ_kvlist *out, const struct occ_state *eff)
+{
+	kvlist_copy(out, &eff->container.env);
+	if (occ_state_login_open(eff))
+		occ_kvlist_set(out, OCC_LOGIN_ENV, "open");
 }

@@ -229,4 +229,18 @@ bool occ_env_key_is_sensitive(const char *key);
 /* Whether an address (the container bind) is a loopback address. */
 bool occ_bind_is_loopback(const char *bind);
 
+/*
+ * Login mode of occ's image. occ sets OCC_LOGIN=open in the container's
+ * environment only when the container is published on a loopback address and
+ * no account is enabled; the image requires a login for any other value or
+ * none (fail closed). The key is reserved: the loader rejects it in env.
+ */
+#define OCC_LOGIN_ENV "OCC_LOGIN"
+bool occ_state_login_open(const struct occ_state *eff);
+
+/* The environment the container is created with: container.env plus
+ * OCC_LOGIN=open when occ_state_login_open(eff). out is initialised here;
+ * release it with occ_kvlist_release(). */
+void occ_state_container_env(struct occ_kvlist *out, const struct occ_state *eff);
+
 #endif

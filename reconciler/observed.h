@@ -22,6 +22,16 @@
 #define OCC_LABEL_IMAGE_ID     "dev.opencode-cloud.image-id"
 #define OCC_MANAGED_BY         "occ"
 
+/* Labels of occ's own image (Dockerfile), shown by `occ status`. */
+#define OCC_IMAGE_LABEL_VERSION  "org.opencontainers.image.version"
+#define OCC_IMAGE_LABEL_OPENCODE "dev.opencode-cloud.opencode-version"
+/* On an image occ built from its embedded context: which context it was. */
+#define OCC_IMAGE_LABEL_CONTEXT  "dev.opencode-cloud.embedded-context"
+
+/* SHA-256 (hex) of the embedded build context (Dockerfile, packages/image/):
+ * generated at build time by units/embed.cmake. */
+extern const char occ_embedded_image_hash[];
+
 enum occ_ctr_state {
 	OCC_CTR_CREATED = 0,
 	OCC_CTR_RUNNING,

@@ -273,7 +273,10 @@ static bool container_fields(struct changes *cs, const struct occ_obs_container 
 			     const struct occ_state *st, const struct occ_kvlist *image_env)
 {
 	const struct occ_container *d = &st->container;
+	struct occ_kvlist env;
+	bool dropped;
 
+	occ_state_container_env(&env, st);
 	cmp_str(cs, "image", c->image_ref, st->image.ref);
 	cmp_str(cs, "container.bind", c->bind, d->bind);
 	cmp_uint(cs, "container.port", c->port, d->port);
@@ -282,9 +285,12 @@ static bool container_fields(struct changes *cs, const struct occ_obs_container 
 		occ_restart_policy_name(d->restart));
 	if (!c->init)
 		changes_add(cs, "container.init", "false", "true", false, true);
-	cmp_env(cs, &c->env, &d->env, image_env);
+	/* With the login mode (env.OCC_LOGIN), which users and bind decide. */
+	cmp_env(cs, &c->env, &env, image_env);
 	cmp_mounts(cs, c, st);
-	return cmp_volumes(cs, c, st);
+	dropped = cmp_volumes(cs, c, st);
+	occ_kvlist_release(&env);
+	return dropped;
 }
 
 /* Every field of a container about to be created, for the diff. */
@@ -297,14 +303,36 @@ static void container_create_fields(struct changes *cs, const struct occ_state *
 		    occ_restart_policy_name(st->container.restart), false, false);
 }
 
+/*
+ * An image occ built from its embedded context carries that context's hash;
+ * another hash means another occ built it (an upgrade brings a new Dockerfile,
+ * a new opencode): build again. The apply then re-plans and recreates the
+ * container on the new image ID. An image without the label (built by hand,
+ * or pulled) is left alone.
+ */
+static void plan_embedded_rebuild(struct occ_plan *plan, const struct occ_state *st,
+				  const struct occ_observed *obs)
+{
+	const char *built = occ_kvlist_get(&obs->image.labels, OCC_IMAGE_LABEL_CONTEXT);
+	struct occ_action *a;
+
+	if (!st->image.build.embedded || !built || occ_streq(built, occ_embedded_image_hash))
+		return;
+	a = add_action(plan, OCC_ACT_IMAGE_BUILD, OCC_OP_UPDATE, "image", st->image.ref);
+	a->cause = occ_xasprintf("image '%s' was built from another version of the embedded "
+				 "Dockerfile: build it again", st->image.ref);
+}
+
 static int plan_image(struct occ_plan *plan, const struct occ_state *st,
 		      const struct occ_observed *obs, struct occ_error *err)
 {
 	struct occ_action *a;
 
 	if (st->image.build.enabled) {
-		if (obs->image.present)
+		if (obs->image.present) {
+			plan_embedded_rebuild(plan, st, obs);
 			return 0;
+		}
 		a = add_action(plan, OCC_ACT_IMAGE_BUILD, OCC_OP_CREATE, "image", st->image.ref);
 		a->cause = occ_xasprintf("image '%s' is not present: build it from %s",
 					 st->image.ref,

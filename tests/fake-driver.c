@@ -87,8 +87,7 @@ struct occ_obs_container *fake_add_container_from(struct fake_driver *f, const s
 	c->port = st->container.port;
 	c->bind = occ_xstrdup(st->container.bind);
 	c->container_port = st->container.container_port;
-	for (size_t i = 0; i < st->container.env.n; i++)
-		occ_kvlist_set(&c->env, st->container.env.items[i].key, st->container.env.items[i].value);
+	occ_state_container_env(&c->env, st);
 	c->restart = st->container.restart;
 	c->n_mounts = st->n_mounts;
 	c->mounts = occ_xcalloc(st->n_mounts, sizeof(*c->mounts));

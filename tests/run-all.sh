@@ -50,11 +50,14 @@ echo "== remote host lab (network namespace: dockerd + sshd)"
 lab_remote_start 1
 
 echo "== all tests (unit + integration)"
-ctest --test-dir build --output-on-failure
+ctest --test-dir build -LE e2e --output-on-failure
 
 echo "== integration tests (ASan + UBSan, leak detection)"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	ctest --test-dir build-asan -L integration --output-on-failure
+
+echo "== end-to-end: the opencode image (label e2e)"
+ctest --test-dir build -L e2e --output-on-failure
 
 if [ "${OCC_SKIP_FUZZ:-0}" != 1 ] && command -v clang >/dev/null; then
 	echo "== fuzz smoke"

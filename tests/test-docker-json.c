@@ -492,6 +492,45 @@ START_TEST(test_create_body)
 }
 END_TEST
 
+/* OCC_LOGIN=open only on a loopback bind with no enabled user (fail closed). */
+static const struct {
+	const char *bind;
+	int users;          /* 0: none, 1: one enabled, 2: one disabled */
+	bool open;
+} login_cases[] = {
+	{ "127.0.0.1", 0, true },
+	{ "::1", 0, true },
+	{ "127.0.0.1", 2, true },
+	{ "127.0.0.1", 1, false },
+	{ "0.0.0.0", 0, false },
+	{ "0.0.0.0", 2, false },
+	{ "192.168.1.5", 1, false },
+	{ "::", 0, false },
+};
+
+START_TEST(test_create_body_login)
+{
+	struct occ_state *st = body_state();
+	char *body;
+
+	free(st->container.bind);
+	st->container.bind = occ_xstrdup(login_cases[_i].bind);
+	if (login_cases[_i].users) {
+		st->users = occ_xcalloc(1, sizeof(*st->users));
+		st->users[0].name = occ_xstrdup("alice");
+		st->users[0].enabled = login_cases[_i].users == 1;
+		st->n_users = 1;
+	}
+	ck_assert_int_eq(occ_state_login_open(st), login_cases[_i].open);
+	body = occ_docker__create_body(st, "abc123", 2, NULL);
+	ck_assert_msg((strstr(body, "\"OCC_LOGIN=open\"") != NULL) == login_cases[_i].open,
+		      "case %d: %s", _i, body);
+	ck_assert_ptr_null(strstr(body, "OCC_LOGIN=") && !login_cases[_i].open ? body : NULL);
+	free(body);
+	occ_state_free(st);
+}
+END_TEST
+
 START_TEST(test_other_bodies)
 {
 	struct occ_docker_strv vals = { 0 };
@@ -711,6 +750,7 @@ static Suite *docker_json_suite(void)
 	tcase_add_test(tc, test_parse_small);
 	tcase_add_loop_test(tc, test_parse_msg, 0, OCC_ARRAY_SIZE(msg_cases));
 	tcase_add_test(tc, test_create_body);
+	tcase_add_loop_test(tc, test_create_body_login, 0, (int)OCC_ARRAY_SIZE(login_cases));
 	tcase_add_test(tc, test_other_bodies);
 	tcase_add_test(tc, test_url_escape);
 	suite_add_tcase(s, tc);

@@ -505,6 +505,105 @@ START_TEST(test_tar_dockerfile_in_ignored_dir)
 }
 END_TEST
 
+/* An in-memory context: the files as given, in order, then the CA directory. */
+START_TEST(test_tar_memory)
+{
+	static unsigned char big[1300];
+	const struct occ_docker_file files[] = {
+		{ "Dockerfile", (const unsigned char *)"FROM scratch\n", 13, 0644 },
+		{ "packages/image/run.sh", (const unsigned char *)"#!/bin/sh\n", 10, 0755 },
+		{ "packages/image/empty", (const unsigned char *)"", 0, 0644 },
+		{ "packages/image/big", big, sizeof(big), 0644 },
+	};
+	struct occ_docker_tar *t = NULL;
+	struct occ_strbuf out = OCC_STRBUF_INIT;
+	struct tar_ent ents[16];
+	const struct tar_ent *e;
+	struct occ_error err;
+	char buf[700], *ca, *extra[1];
+	size_t n, got;
+
+	occ_error_clear(&err);
+	memset(big, 'x', sizeof(big));
+	make_context();
+	put_file("corp.pem", "PEM", 0600);
+	ca = occ_xasprintf("%s/corp.pem", tmpdir);
+	extra[0] = ca;
+	ck_assert_int_eq(occ_docker__tar_new_mem(&t, files, OCC_ARRAY_SIZE(files), extra, 1, &err),
+			 0);
+	occ_strbuf_init(&out);
+	do {
+		ck_assert_int_eq(occ_docker__tar_read(t, buf, sizeof(buf), &got, &err), 0);
+		occ_strbuf_add(&out, buf, got);
+	} while (got);
+	n = read_tar(out.buf, out.len, ents, OCC_ARRAY_SIZE(ents));
+	ck_assert_uint_eq(n, 6);
+	ck_assert_str_eq(ents[0].name, "Dockerfile");
+	ck_assert_str_eq(ents[0].data, "FROM scratch\n");
+	ck_assert_str_eq(ents[1].name, "packages/image/run.sh");
+	ck_assert_uint_eq(ents[1].mode, 0755);
+	ck_assert_uint_eq(ents[2].size, 0);
+	ck_assert_uint_eq(ents[3].size, sizeof(big));
+	ck_assert_uint_eq(strspn(ents[3].data, "x"), sizeof(big));
+	ck_assert_str_eq(ents[4].name, OCC_DOCKER_CA_DIR "/");
+	ck_assert_ptr_nonnull(e = find(ents, n, OCC_DOCKER_CA_DIR "/corp.pem"));
+	ck_assert_str_eq(e->data, "PEM");
+	for (size_t i = 0; i < n; i++)
+		free(ents[i].data);
+	occ_docker__tar_free(t);
+	occ_strbuf_release(&out);
+	free(ca);
+	rm_rf(tmpdir);
+	free(tmpdir);
+}
+END_TEST
+
+START_TEST(test_tar_memory_bad_names)
+{
+	static const char *const bad[] = { "", "/abs", "a/../b", "./a", "a//b", "a/",
+					   OCC_DOCKER_CA_DIR, OCC_DOCKER_CA_DIR "/x.crt" };
+	struct occ_docker_tar *t = NULL;
+	struct occ_error err;
+
+	for (size_t i = 0; i < OCC_ARRAY_SIZE(bad); i++) {
+		struct occ_docker_file f = { bad[i], (const unsigned char *)"x", 1, 0644 };
+
+		occ_error_clear(&err);
+		ck_assert_msg(occ_docker__tar_new_mem(&t, &f, 1, NULL, 0, &err) == OCC_EINVALID,
+			      "'%s' accepted", bad[i]);
+	}
+}
+END_TEST
+
+/* The embedded opencode image: every file its Dockerfile COPYs is compiled in. */
+START_TEST(test_embedded_image_context)
+{
+	const struct occ_docker_file *df = NULL;
+	size_t copies = 0;
+
+	for (size_t i = 0; i < occ_docker__image_n_files; i++)
+		if (strcmp(occ_docker__image_files[i].name, "Dockerfile") == 0)
+			df = &occ_docker__image_files[i];
+	ck_assert_ptr_nonnull(df);
+	ck_assert_uint_eq(strlen((const char *)df->data), df->size);
+	for (const char *p = (const char *)df->data; (p = strstr(p, "\nCOPY ")); p++) {
+		const char *src = p + 6;
+		size_t len = strcspn(src, " \n");
+		bool found = false;
+
+		if (strncmp(src, OCC_DOCKER_CA_DIR, strlen(OCC_DOCKER_CA_DIR)) == 0)
+			continue;
+		for (size_t i = 0; i < occ_docker__image_n_files; i++)
+			found = found || (strlen(occ_docker__image_files[i].name) == len &&
+					  strncmp(occ_docker__image_files[i].name, src, len) == 0);
+		ck_assert_msg(found, "the Dockerfile copies '%.*s', which is not embedded",
+			      (int)len, src);
+		copies++;
+	}
+	ck_assert_uint_ge(copies, 4);
+}
+END_TEST
+
 START_TEST(test_tar_errors)
 {
 	struct occ_docker_tar *t = NULL;
@@ -552,6 +651,9 @@ static Suite *docker_stream_suite(void)
 	tcase_add_test(tc, test_tar_context);
 	tcase_add_test(tc, test_tar_dockerfile_in_ignored_dir);
 	tcase_add_test(tc, test_tar_errors);
+	tcase_add_test(tc, test_tar_memory);
+	tcase_add_test(tc, test_tar_memory_bad_names);
+	tcase_add_test(tc, test_embedded_image_context);
 	suite_add_tcase(s, tc);
 	return s;
 }

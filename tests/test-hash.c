@@ -3,9 +3,10 @@
  *
  * Formatting never changes the hash (key order, flow vs block style, quoting,
  * comments, list order); every field the container is created from does; and
- * fields reconciled in place (users, health, run state) do not. The reference
- * hash at the bottom pins hash version 1: if it changes, the encoding changed
- * and OCC_HASH_VERSION must be bumped (with the old encoder kept), or every
+ * fields reconciled in place (users, health, run state) do not, except where
+ * they flip the login mode (version 2: env.OCC_LOGIN). The reference hashes
+ * pin versions 1 and 2: if one changes, the encoding changed and
+ * OCC_HASH_VERSION must be bumped (with the old encoder kept), or every
  * existing container would be recreated by an upgrade.
  */
 #include <check.h>
@@ -14,10 +15,11 @@
 
 #include "model/hash.h"
 
-/* occ_spec_hash of REF, hash version 1. Never edit to make the test pass. */
+/* occ_spec_hash of REF, hash versions 1 and 2. Never edit to make the test pass. */
 #define REF_HASH "f5e660a51311b9b05f6c720babd2a654d540dcf15624fe9329f631659dd7a446"
+#define REF_HASH_V2 "b650d34269c3dbba205f391f595176da102407db8a3e862c630f4b15f94245c1"
 
-static void hash_of(const char *yaml, char out[OCC_HASH_HEX_LEN + 1])
+static void hash_of_version(const char *yaml, int version, char out[OCC_HASH_HEX_LEN + 1])
 {
 	struct occ_state *st = NULL, *eff;
 	struct occ_error err;
@@ -26,9 +28,14 @@ static void hash_of(const char *yaml, char out[OCC_HASH_HEX_LEN + 1])
 	ck_assert_msg(occ_model_load_buffer(&st, yaml, strlen(yaml), "t.yaml", "/srv", &err) == 0,
 		      "load: %s (%d:%d)\n%s", err.msg, err.line, err.col, yaml);
 	eff = occ_state_for_host(st, NULL);
-	ck_assert_int_eq(occ_spec_hash(eff, OCC_HASH_VERSION, out), 0);
+	ck_assert_int_eq(occ_spec_hash(eff, version, out), 0);
 	occ_state_free(eff);
 	occ_state_free(st);
+}
+
+static void hash_of(const char *yaml, char out[OCC_HASH_HEX_LEN + 1])
+{
+	hash_of_version(yaml, OCC_HASH_VERSION, out);
 }
 
 #define REF \
@@ -51,7 +58,8 @@ static const char *const same[] = {
 	"  env:\n    B: \"two\"\n    A: \"1\"   # order differs\n  bind: '127.0.0.1'\n  port: 3000\n"
 	"volumes: [{target: /data, name: data}]\n"
 	"mounts:\n- target: /b\n  source: /srv/b\n  readonly: true\n- source: /srv/a\n  target: /a\n",
-	REF "users: [{name: alice, password_hash: '$6$abcdefgh$" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'}]\n",
+	/* a disabled account leaves login open (loopback, no enabled users) */
+	REF "users: [{name: alice, enabled: false, password_hash: '$6$abcdefgh$" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'}]\n",
 	REF "watch: {resync: 1m, self_heal: false}\nservice: {install: true}\n",
 	"version: 1\nname: web\nimage: {ref: 'img:1', pull: always}\n"
 	"container: {port: 3000, bind: 127.0.0.1, env: {A: '1', B: two}, running: false,\n"
@@ -62,6 +70,8 @@ static const char *const same[] = {
 
 /* One field each, different from REF. */
 static const char *const differ[] = {
+	/* an enabled account turns the login mode from open to required */
+	REF "users: [{name: alice, password_hash: '$6$abcdefgh$" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'}]\n",
 	"version: 1\nname: web2\nimage: {ref: 'img:1'}\ncontainer: {port: 3000, env: {A: '1', B: two}}\n"
 	"mounts: [{source: /srv/a, target: /a}, {source: /srv/b, target: /b, readonly: true}]\n"
 	"volumes: [{name: data, target: /data}]\n",
@@ -137,11 +147,14 @@ START_TEST(test_reference_hash_is_stable)
 	char a[OCC_HASH_HEX_LEN + 1];
 	struct occ_state *st = occ_state_new_default();
 
-	hash_of(REF, a);
+	hash_of_version(REF, 1, a);
 	ck_assert_str_eq(a, REF_HASH);
+	hash_of_version(REF, 2, a);
+	ck_assert_str_eq(a, REF_HASH_V2);
 	ck_assert(occ_spec_hash_supported(1));
-	ck_assert(!occ_spec_hash_supported(2));
-	ck_assert_int_eq(occ_spec_hash(st, 2, a), OCC_EINVALID);
+	ck_assert(occ_spec_hash_supported(2));
+	ck_assert(!occ_spec_hash_supported(3));
+	ck_assert_int_eq(occ_spec_hash(st, 3, a), OCC_EINVALID);
 	occ_state_free(st);
 }
 END_TEST

@@ -215,7 +215,9 @@ START_TEST(test_password_never_in_argv)
 }
 END_TEST
 
-/* Homes are kept on `user remove`, deleted only with --remove-home. */
+/* Homes are kept on `user remove`, deleted only with --remove-home. erin goes
+ * first: removing the last user opens the login, which recreates the
+ * container (and this state keeps /home in the container, not on a volume). */
 START_TEST(test_user_remove_home)
 {
 	char *st = occ_xasprintf("%s/pw.yaml", tmp), *name = occ_xasprintf("%s-pw", project);
@@ -229,16 +231,17 @@ START_TEST(test_user_remove_home)
 	ck_assert_str_eq(out, "yes");
 	free(out);
 	free(cmd);
-	occ_expect(0, "removed /home/frank", rm_home);
-	out = sh_out((cmd = occ_xasprintf("docker exec %s sh -c 'test -e /home/frank || echo gone; "
-					  "grep -c ^frank: /etc/passwd'", name)));
-	ck_assert_str_eq(out, "gone\n0");
-	free(out);
-	free(cmd);
 	occ_expect(0, "home directory is kept", rm_keep);
 	out = sh_out((cmd = occ_xasprintf("docker exec %s sh -c 'test -d /home/erin && echo kept; "
 					  "grep -c ^erin: /etc/passwd'", name)));
 	ck_assert_str_eq(out, "kept\n0");
+	free(out);
+	free(cmd);
+	occ_expect(0, "removed /home/frank", rm_home);
+	/* a new container of the test image has no /etc/passwd without users */
+	out = sh_out((cmd = occ_xasprintf("docker exec %s sh -c 'test -e /home/frank || echo gone; "
+					  "cat /etc/passwd 2>/dev/null | grep -c ^frank:'", name)));
+	ck_assert_str_eq(out, "gone\n0");
 	free(out);
 	free(cmd);
 	free(name);

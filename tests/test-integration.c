@@ -118,7 +118,7 @@ START_TEST(test_apply_from_nothing)
 	ck_assert_ptr_nonnull(strstr(env, "TZ=UTC\n"));
 	labels = inspect("{{index .Config.Labels \"dev.opencode-cloud.managed-by\"}} "
 			 "{{index .Config.Labels \"dev.opencode-cloud.hash-version\"}}");
-	ck_assert_str_eq(labels, "occ 1");
+	ck_assert_str_eq(labels, "occ 2");
 	vol = inspect("{{range .Mounts}}{{.Name}}:{{.Destination}}{{end}}");
 	ck_assert_ptr_nonnull(strstr(vol, ":/data"));
 	ck_assert_int_eq(count_containers(), 1);
@@ -582,7 +582,9 @@ START_TEST(test_users_created)
 
 	make_hashes();
 	write_users_state("Europe/Paris", hash_a1, true, true);
-	apply_users_ok("+ user alice");
+	/* The first enabled users end the open login mode: a recreate, which
+	 * writes the accounts into the new container before it starts. */
+	apply_users_ok("- env.OCC_LOGIN = \"open\" (forces recreate)");
 	shadow = in_container("cat /etc/shadow");
 	assert_shadow_line(shadow, "alice", hash_a1);
 	assert_shadow_line(shadow, "bob", hash_b);     /* password_file */

@@ -196,22 +196,29 @@ static void assert_dump(int i, const char *yaml, const char *d, const char *cons
 
 struct valid_case {
 	const char *yaml;
-	const char *expect[20];
+	const char *expect[24];
 };
 
 static const struct valid_case valid_cases[] = {
 	/* 0: the defaults */
 	{ V, { "name=opencode-cloud", "image.ref=opencode-cloud:local", "image.pull=missing",
-	       "image.build.enabled=false", "container.port=3000", "container.bind=127.0.0.1",
+	       "image.build.enabled=true", "image.build.embedded=true", "container.port=3000",
+	       "container.bind=127.0.0.1",
 	       "container.container_port=3000", "container.restart=unless-stopped",
 	       "container.health.path=(null)", "container.health.timeout_ms=60000",
 	       "container.running=true", "volumes_default=true", "n_volumes=5", "n_hosts=0",
 	       "default_host=(null)", "service.install=false", "watch.resync_ms=300000",
 	       "watch.self_heal=true", "!users[", NULL } },
+	/* an image: section without build: pulls (no embedded build) */
 	{ V "name: my-project\nimage:\n  ref: ghcr.io/owner/opencode:1.2.3\n  pull: always\n",
-	  { "name=my-project", "image.ref=ghcr.io/owner/opencode:1.2.3", "image.pull=always", NULL } },
+	  { "name=my-project", "image.ref=ghcr.io/owner/opencode:1.2.3", "image.pull=always",
+	    "image.build.enabled=false", "image.build.embedded=false", NULL } },
 	{ V "image: {pull: never, ref: \"localhost:5000/team/oc\"}\n",
-	  { "image.pull=never", "image.ref=localhost:5000/team/oc", NULL } },
+	  { "image.pull=never", "image.ref=localhost:5000/team/oc", "image.build.enabled=false", NULL } },
+	/* no ref: still occ's own image, built from the embedded Dockerfile */
+	{ V "image: {pull: never}\n",
+	  { "image.pull=never", "image.ref=opencode-cloud:local", "image.build.enabled=true",
+	    "image.build.embedded=true", NULL } },
 	{ V "image: {ref: \"busybox@sha256:" SHA256HEX "\"}\n",
 	  { "image.ref=busybox@sha256:" SHA256HEX, NULL } },
 	{ V "image: {ref: registry.example.com:443/a/b-c__d.e:v1_2}\n",
@@ -621,6 +628,9 @@ static const struct invalid_case invalid_cases[] = {
 	{ "\xef\xbb\xbfversion: 1\nname: -x\n", INV, 2, 7, "name: '-x' is not valid", NULL, NULL },
 	{ V "mounts:\n  - ./src:/src\n", INV, 3, 5, "mounts[0]: expected a mapping, got './src:/src'",
 	  "- {source: ./src, target:", NULL },
+	/* the login mode is occ's to set */
+	{ V "container:\n  env: {OCC_LOGIN: open}\n", INV, 3, 9,
+	  "container.env.OCC_LOGIN: is reserved: occ sets it itself", "occ user add", NULL },
 };
 
 START_TEST(test_valid)
@@ -706,7 +716,8 @@ START_TEST(test_defaults_values)
 	ck_assert_str_eq(st->name, "opencode-cloud");
 	ck_assert_str_eq(st->image.ref, "opencode-cloud:local");
 	ck_assert_int_eq(st->image.pull, OCC_PULL_MISSING);
-	ck_assert(!st->image.build.enabled);
+	ck_assert(st->image.build.enabled);
+	ck_assert(st->image.build.embedded);
 	ck_assert_uint_eq(st->container.port, 3000);
 	ck_assert_str_eq(st->container.bind, "127.0.0.1");
 	ck_assert_uint_eq(st->container.container_port, 3000);

@@ -31,6 +31,7 @@ static struct occ_state *load(const char *yaml)
 }
 
 #define BASE "version: 1\nname: web\nimage: {ref: 'occ-test:1'}\nvolumes: []\n"
+#define EMBEDDED "version: 1\nname: web\nimage: {ref: 'occ-test:1', build: {}}\nvolumes: []\n"
 
 /* World setups: each gets the fake and the desired state. */
 static void w_empty(struct fake_driver *f, const struct occ_state *st)
@@ -94,6 +95,42 @@ static void w_no_hash_label(struct fake_driver *f, const struct occ_state *st)
 	c->hash_version = 0;
 }
 
+/* Created by an occ with hash version 1: no OCC_LOGIN (login required). Its
+ * version-1 hash still matches, so an upgrade recreates nothing; the login
+ * mode changes with the next recreate only (fail closed meanwhile). */
+static void w_hash_v1(struct fake_driver *f, const struct occ_state *st)
+{
+	struct occ_obs_container *c;
+	char hash[OCC_HASH_HEX_LEN + 1];
+
+	w_image(f, st);
+	c = fake_add_container_from(f, st, OCC_CTR_RUNNING);
+	occ_kvlist_release(&c->env);
+	for (size_t i = 0; i < st->container.env.n; i++)
+		occ_kvlist_set(&c->env, st->container.env.items[i].key,
+			       st->container.env.items[i].value);
+	ck_assert_int_eq(occ_spec_hash(st, 1, hash), 0);
+	free(c->spec_hash);
+	c->spec_hash = occ_xstrdup(hash);
+	c->hash_version = 1;
+}
+
+/* The image was built from another embedded context (an older occ). */
+static void w_old_embedded(struct fake_driver *f, const struct occ_state *st)
+{
+	w_image(f, st);
+	occ_kvlist_set(&f->world.image.labels, OCC_IMAGE_LABEL_CONTEXT, "0123abcd");
+	fake_add_container_from(f, st, OCC_CTR_RUNNING);
+}
+
+/* Built from this occ's embedded context: nothing to do. */
+static void w_new_embedded(struct fake_driver *f, const struct occ_state *st)
+{
+	w_image(f, st);
+	occ_kvlist_set(&f->world.image.labels, OCC_IMAGE_LABEL_CONTEXT, occ_embedded_image_hash);
+	fake_add_container_from(f, st, OCC_CTR_RUNNING);
+}
+
 static void w_future_hash(struct fake_driver *f, const struct occ_state *st)
 {
 	struct occ_obs_container *c;
@@ -114,6 +151,8 @@ static void w_image_env(struct fake_driver *f, const struct occ_state *st)
 	c = fake_add_container_from(f, st, OCC_CTR_RUNNING);
 	occ_kvlist_release(&c->env);
 	occ_kvlist_set(&c->env, "TZ", "UTC");
+	if (occ_state_login_open(st))
+		occ_kvlist_set(&c->env, OCC_LOGIN_ENV, "open");
 	free(c->spec_hash);
 	c->spec_hash = NULL;
 }
@@ -196,6 +235,11 @@ static const struct golden_case golden[] = {
 	{ "leftover", BASE, w_leftover, NULL, 1 },
 	{ "no-hash-label-same-fields", BASE, w_no_hash_label, NULL, 0 },
 	{ "future-hash-version-same-fields", BASE, w_future_hash, NULL, 0 },
+	{ "hash-version-1-in-sync", BASE "container: {env: {TZ: UTC}}\n", w_hash_v1, NULL, 0 },
+	{ "login-closes-on-first-user", BASE ALICE(""), w_running_prev, BASE, 1 },
+	{ "embedded-image-outdated", EMBEDDED, w_old_embedded, NULL, 1 },
+	{ "embedded-image-current", EMBEDDED, w_new_embedded, NULL, 0 },
+	{ "image-label-unknown", BASE, w_old_embedded, NULL, 0 },
 	{ "env-equal-to-image-default", BASE "container: {env: {PATH: /bin, TZ: UTC}}\n",
 	  w_image_env, NULL, 0 },
 	{ "env-differs-from-image-default", BASE "container: {env: {PATH: /usr/bin, TZ: UTC}}\n",

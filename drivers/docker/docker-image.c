@@ -1,6 +1,10 @@
 /*
  * docker-image.c - IMAGE_PULL and IMAGE_BUILD.
  *
+ * A build sends its context as a tar stream: a directory (tar.c walks it) or,
+ * for image.build.context: embedded, the Dockerfile and packages/image/ files
+ * compiled into occ (units/embed.cmake), plus image.build.ca_certs.
+ *
  * Both answer with a stream of JSON lines that may end in an error even after
  * HTTP 200, so every line is decoded as it arrives: progress goes to the
  * driver's sink, the first error is kept and reported once the stream ends.
@@ -156,20 +160,31 @@ static int read_tar(void *ctx, char *buf, size_t cap, size_t *out_n, struct occ_
 }
 
 /*
- * The only label on the image is the hash of its build inputs, for `occ
- * update` (docker-update.c). No project label: containers inherit their
- * image's labels, so one here would make any container run from the image, by
- * anyone, look like one occ manages.
+ * No project labels on the image: containers inherit their image's labels, so
+ * a project label here would make any container run from the image, by
+ * anyone, look like one occ manages. Every build is labelled with the hash of
+ * its inputs, for `occ update` (docker-update.c); the embedded build also
+ * with the hash of the context built into this occ (OCC_IMAGE_LABEL_CONTEXT),
+ * so an occ upgrade that changes it rebuilds.
  */
 static char *build_path(const struct occ_state *desired, const char *inputs_hash)
 {
 	const struct occ_image_build *b = &desired->image.build;
 	struct occ_strbuf sb = OCC_STRBUF_INIT;
-	char *args = occ_docker__kv_json(&b->args);
-	struct occ_kvlist labels = { 0 };
-	char *labels_json;
+	struct occ_kvlist kv = { 0 }, labels = { 0 };
+	char *args, *labels_json;
 
+	/* The embedded image is labelled with this occ's version unless the
+	 * state file says otherwise. */
+	if (b->embedded && !occ_kvlist_get(&b->args, "OCC_IMAGE_VERSION"))
+		occ_kvlist_set(&kv, "OCC_IMAGE_VERSION", OCC_VERSION);
+	for (size_t i = 0; i < b->args.n; i++)
+		occ_kvlist_set(&kv, b->args.items[i].key, b->args.items[i].value);
+	args = occ_docker__kv_json(&kv);
+	occ_kvlist_release(&kv);
 	occ_kvlist_set(&labels, OCC_DOCKER_LABEL_BUILD_HASH, inputs_hash);
+	if (b->embedded)
+		occ_kvlist_set(&labels, OCC_IMAGE_LABEL_CONTEXT, occ_embedded_image_hash);
 	labels_json = occ_docker__kv_json(&labels);
 	occ_kvlist_release(&labels);
 
@@ -196,14 +211,13 @@ int occ_docker__build(struct occ_docker *dk, const struct occ_state *desired,
 	char *path = NULL;
 	int ret;
 
-	if (b->embedded || !b->context) {
-		occ_error_set(err, OCC_EGENERIC, "the embedded image is not available in this build");
-		occ_error_hint(err, "set image.build.context to a directory with a Dockerfile, "
-			       "or remove image.build to pull image.ref");
-		return err->code;
-	}
-	ret = occ_docker__tar_new(&tar, b->context, b->dockerfile, b->ca_certs, b->n_ca_certs,
-				  err);
+	if (b->embedded)
+		ret = occ_docker__tar_new_mem(&tar, occ_docker__image_files,
+					      occ_docker__image_n_files, b->ca_certs,
+					      b->n_ca_certs, err);
+	else
+		ret = occ_docker__tar_new(&tar, b->context, b->dockerfile, b->ca_certs,
+					  b->n_ca_certs, err);
 	if (ret) {
 		occ_error_prefix(err, "cannot build image '%s'", desired->image.ref);
 		return ret;
@@ -218,6 +232,9 @@ int occ_docker__build(struct occ_docker *dk, const struct occ_state *desired,
 	req.read_body = read_tar;
 	req.read_ctx = tar;
 	ret = run_stream(dk, &req, "build", desired->image.ref, err);
+	if (ret == OCC_EAPI && b->embedded)
+		occ_error_hint(err, "the build output above names the failing step; behind a "
+			       "TLS-intercepting proxy, list its CA certificates in image.build.ca_certs");
 	occ_docker__tar_free(tar);
 	free(path);
 	return ret;

@@ -100,9 +100,16 @@ static int hash_context(struct tar_hasher *h, const struct occ_image_build *b,
 	struct occ_docker_tar *tar = NULL;
 	char *buf = occ_xmalloc(64 * 1024);
 	size_t n = 0;
-	int ret = occ_docker__tar_new(&tar, b->context, b->dockerfile, b->ca_certs,
-				      b->n_ca_certs, err);
+	int ret;
 
+	/* Exactly the stream a build sends (docker-image.c). */
+	if (b->embedded)
+		ret = occ_docker__tar_new_mem(&tar, occ_docker__image_files,
+					      occ_docker__image_n_files, b->ca_certs,
+					      b->n_ca_certs, err);
+	else
+		ret = occ_docker__tar_new(&tar, b->context, b->dockerfile, b->ca_certs,
+					  b->n_ca_certs, err);
 	while (!ret) {
 		ret = occ_docker__tar_read(tar, buf, 64 * 1024, &n, err);
 		if (ret || n == 0)
@@ -126,12 +133,6 @@ int occ_docker_build_hash(char out[OCC_DOCKER_BUILD_HASH_LEN + 1], const struct 
 	if (!b->enabled)
 		return occ_error_set(err, OCC_EINVALID, "image '%s' is not built (no image.build)",
 				     desired->image.ref);
-	if (b->embedded || !b->context) {
-		occ_error_set(err, OCC_EGENERIC, "the embedded image is not available in this build");
-		occ_error_hint(err, "set image.build.context to a directory with a Dockerfile, "
-			       "or remove image.build to pull image.ref");
-		return err->code;
-	}
 	h.md = EVP_MD_CTX_new();
 	if (!h.md || !EVP_DigestInit_ex(h.md, EVP_sha256(), NULL))
 		abort();   /* out of memory, as occ_xmalloc */

@@ -8,6 +8,9 @@
  * curl asks for bytes, so a large context never sits in memory. Names that do
  * not fit ustar's name/prefix fields get a PAX 'path'/'linkpath' record.
  * Everything is owned by root (uid/gid 0), as the docker CLI sends it.
+ *
+ * An in-memory context (the Dockerfile compiled into occ) is a fixed list of
+ * files: no .dockerignore and no walk, the same CA directory, the same stream.
  */
 #include "drivers/docker/docker-int.h"
 
@@ -31,6 +34,7 @@ enum ent_type { ENT_FILE, ENT_DIR, ENT_LINK };
 struct entry {
 	char *name;            /* archive path, '/'-separated, no trailing '/' */
 	char *path;            /* where to read it; NULL for made-up directories */
+	const unsigned char *data; /* or its bytes (in-memory contexts), not owned */
 	enum ent_type type;
 	unsigned mode;
 	uint64_t size;
@@ -445,6 +449,53 @@ static int add_extra(struct occ_docker_tar *t, char *const *files, size_t n,
 	return 0;
 }
 
+static bool valid_mem_name(const char *name)
+{
+	char *clean;
+	bool ok;
+
+	if (!name || !*name || name[0] == '/')
+		return false;
+	clean = clean_path(name);
+	ok = strcmp(clean, name) == 0 && strcmp(clean, OCC_DOCKER_CA_DIR) != 0 &&
+	     strncmp(clean, OCC_DOCKER_CA_DIR "/", sizeof(OCC_DOCKER_CA_DIR)) != 0;
+	free(clean);
+	return ok;
+}
+
+int occ_docker__tar_new_mem(struct occ_docker_tar **out, const struct occ_docker_file *files,
+			    size_t n, char *const *extra_files, size_t n_extra,
+			    struct occ_error *err)
+{
+	struct occ_docker_tar *t = occ_xcalloc(1, sizeof(*t));
+	int ret = 0;
+
+	t->fd = -1;
+	occ_strbuf_init(&t->pending);
+	for (size_t i = 0; i < n && !ret; i++) {
+		struct entry *e;
+
+		if (!valid_mem_name(files[i].name) || files[i].size > MAX_FILE_SIZE) {
+			ret = occ_error_set(err, OCC_EINVALID,
+					    "invalid build context file '%s'",
+					    files[i].name ? files[i].name : "(null)");
+			break;
+		}
+		e = add_entry(t, files[i].name, ENT_FILE);
+		e->data = files[i].data;
+		e->size = files[i].size;
+		e->mode = files[i].mode & 07777;
+	}
+	if (!ret)
+		ret = add_extra(t, extra_files, n_extra, err);
+	if (ret) {
+		occ_docker__tar_free(t);
+		return ret;
+	}
+	*out = t;
+	return 0;
+}
+
 int occ_docker__tar_new(struct occ_docker_tar **out, const char *context_dir,
 			const char *dockerfile, char *const *extra_files, size_t n_extra,
 			struct occ_error *err)
@@ -614,6 +665,12 @@ static int open_next(struct occ_docker_tar *t, struct occ_error *err)
 		return 0;
 	}
 	e = &t->ents[t->next++];
+	if (e->data) {
+		queue_entry(t, e);
+		occ_strbuf_add(&t->pending, e->data, (size_t)e->size);
+		pad_block(&t->pending, e->size);
+		return 0;
+	}
 	if (e->type == ENT_FILE && e->size) {
 		t->fd = open(e->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 		if (t->fd < 0)

@@ -677,7 +677,9 @@ char *occ_docker__create_body(const struct occ_state *eff, const char *spec_hash
 			      int hash_version, const char *image_id)
 {
 	json_t *labels = owner_labels(eff->name);
+	struct occ_kvlist env;
 	char port_key[32], hv[16];
+	char *body;
 
 	snprintf(port_key, sizeof(port_key), "%u/tcp", (unsigned)eff->container.container_port);
 	snprintf(hv, sizeof(hv), "%d", hash_version);
@@ -685,12 +687,16 @@ char *occ_docker__create_body(const struct occ_state *eff, const char *spec_hash
 	json_object_set_new(labels, OCC_LABEL_HASH_VERSION, json_string(hv));
 	if (image_id)
 		json_object_set_new(labels, OCC_LABEL_IMAGE_ID, json_string(image_id));
-	return dump(json_pack("{s:s, s:o, s:{s:{}}, s:o, s:o}",
+	/* container.env plus the login mode (OCC_LOGIN, see state.h). */
+	occ_state_container_env(&env, eff);
+	body = dump(json_pack("{s:s, s:o, s:{s:{}}, s:o, s:o}",
 		"Image", eff->image.ref,
-		"Env", env_array(&eff->container.env),
+		"Env", env_array(&env),
 		"ExposedPorts", port_key,
 		"Labels", labels,
 		"HostConfig", host_config(eff, port_key)));
+	occ_kvlist_release(&env);
+	return body;
 }
 
 char *occ_docker__filters(const char *key, const struct occ_docker_strv *values)
