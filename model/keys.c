@@ -1027,6 +1027,7 @@ static int check_build(struct occ_model_ctx *c, const struct occ_ynode *map, voi
 	}
 	if (!b->dockerfile)
 		b->dockerfile = occ_xstrdup("Dockerfile");
+	b->ca_certs_set = seen_get(&build_table, seen, "ca_certs") != NULL;
 	return 0;
 }
 

@@ -65,6 +65,7 @@ struct occ_image_build {
 	struct occ_kvlist args;
 	char **ca_certs;      /* absolute paths of extra CA certificates (PEM) */
 	size_t n_ca_certs;
+	bool ca_certs_set;    /* ca_certs: written (an empty list included) */
 	struct occ_pos pos;
 };
 

@@ -11,8 +11,11 @@
  */
 #include "drivers/docker/docker-int.h"
 
+#include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "model/state.h"
 
@@ -201,6 +204,65 @@ static char *build_path(const struct occ_state *desired, const char *inputs_hash
 	return occ_strbuf_detach(&sb);
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The *.crt files of dir (and of its subdirectories, one level), sorted. */
+static void local_cas(struct occ_docker_strv *out, const char *dir, int depth)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t first = out->n;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char *path;
+		struct stat sb;
+		size_t len = strlen(de->d_name);
+
+		if (de->d_name[0] == '.')
+			continue;
+		path = occ_xasprintf("%s/%s", dir, de->d_name);
+		if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode) && depth > 0)
+			local_cas(out, path, depth - 1);
+		else if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && len > 4 &&
+			 strcmp(de->d_name + len - 4, ".crt") == 0)
+			occ_docker__strv_push(out, path);
+		free(path);
+	}
+	closedir(d);
+	qsort(out->v + first, out->n - first, sizeof(*out->v), cmp_str);
+}
+
+int occ_docker__build_context(struct occ_docker_tar **out, const struct occ_image_build *b,
+			      struct occ_error *err)
+{
+	struct occ_docker_strv cas = { 0 };
+	char *const *certs = b->ca_certs;
+	size_t n = b->n_ca_certs;
+	int ret;
+
+	/* The embedded image trusts this machine's locally installed CAs unless
+	 * the state file lists its own (an empty list: none). A machine behind
+	 * a TLS-intercepting proxy has the proxy's CA there, and the build
+	 * fetches opencode over HTTPS. */
+	if (b->embedded && !b->ca_certs_set) {
+		local_cas(&cas, OCC_DOCKER_LOCAL_CA_DIR, 1);
+		certs = cas.v;
+		n = cas.n;
+	}
+	if (b->embedded)
+		ret = occ_docker__tar_new_mem(out, occ_docker__image_files,
+					      occ_docker__image_n_files, certs, n, err);
+	else
+		ret = occ_docker__tar_new(out, b->context, b->dockerfile, certs, n, err);
+	occ_docker__strv_release(&cas);
+	return ret;
+}
+
 int occ_docker__build(struct occ_docker *dk, const struct occ_state *desired,
 		      struct occ_error *err)
 {
@@ -211,13 +273,7 @@ int occ_docker__build(struct occ_docker *dk, const struct occ_state *desired,
 	char *path = NULL;
 	int ret;
 
-	if (b->embedded)
-		ret = occ_docker__tar_new_mem(&tar, occ_docker__image_files,
-					      occ_docker__image_n_files, b->ca_certs,
-					      b->n_ca_certs, err);
-	else
-		ret = occ_docker__tar_new(&tar, b->context, b->dockerfile, b->ca_certs,
-					  b->n_ca_certs, err);
+	ret = occ_docker__build_context(&tar, b, err);
 	if (ret) {
 		occ_error_prefix(err, "cannot build image '%s'", desired->image.ref);
 		return ret;

@@ -356,6 +356,20 @@ bool occ_docker__glob(const char *pattern, const char *path);
 #define OCC_DOCKER_TAR_MAX_ENTRIES 200000
 
 struct occ_docker_tar;
+
+/* Where Debian (update-ca-certificates) keeps the CAs a machine's
+ * administrator added. */
+#define OCC_DOCKER_LOCAL_CA_DIR "/usr/local/share/ca-certificates"
+
+/* The build context of image.build as a tar stream: the embedded files or
+ * the context directory, plus the CA certificates: image.build.ca_certs, or
+ * without that key, for the embedded image, this machine's local CAs
+ * (OCC_DOCKER_LOCAL_CA_DIR). Both a build and `occ update`'s hash of the
+ * build inputs read exactly this. */
+struct occ_image_build;
+int occ_docker__build_context(struct occ_docker_tar **out, const struct occ_image_build *b,
+			      struct occ_error *err);
+
 int occ_docker__tar_new(struct occ_docker_tar **out, const char *context_dir,
 			const char *dockerfile, char *const *extra_files, size_t n_extra,
 			struct occ_error *err);

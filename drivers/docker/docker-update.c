@@ -103,13 +103,7 @@ static int hash_context(struct tar_hasher *h, const struct occ_image_build *b,
 	int ret;
 
 	/* Exactly the stream a build sends (docker-image.c). */
-	if (b->embedded)
-		ret = occ_docker__tar_new_mem(&tar, occ_docker__image_files,
-					      occ_docker__image_n_files, b->ca_certs,
-					      b->n_ca_certs, err);
-	else
-		ret = occ_docker__tar_new(&tar, b->context, b->dockerfile, b->ca_certs,
-					  b->n_ca_certs, err);
+	ret = occ_docker__build_context(&tar, b, err);
 	while (!ret) {
 		ret = occ_docker__tar_read(tar, buf, 64 * 1024, &n, err);
 		if (ret || n == 0)
