@@ -547,6 +547,11 @@ static const struct port_case port_cases[] = {
 	  true, "[::1]:3000" },
 	{ "something: address already in use", true, "" },
 	{ "OCI runtime create failed: exec: \"x\": not found", false, "" },
+	/* found by fuzz-docker-json: the end marker overlapping the prefix read
+	 * past the end of the message */
+	{ "address already in use: Bind for failed", true, "" },
+	{ "port is already allocated: Bind for  failed", true, "" },
+	{ "listen tcp : bind: address already in use", true, "" },
 };
 
 START_TEST(test_port_in_use)

@@ -166,7 +166,7 @@ char *occ_docker__error_message(const char *body, size_t len)
 
 static void copy_span(char *dst, size_t dst_len, const char *from, const char *to)
 {
-	size_t n = (size_t)(to - from);
+	size_t n = to > from ? (size_t)(to - from) : 0;
 
 	if (n >= dst_len)
 		n = dst_len - 1;
@@ -183,9 +183,11 @@ bool occ_docker__port_in_use(const char *msg, char *addr, size_t addr_len)
 		return false;
 	/* "Bind for 127.0.0.1:3000 failed: port is already allocated" */
 	p = strstr(msg, "Bind for ");
+	p = p ? p + strlen("Bind for ") : NULL;
+	/* searched for after the prefix: "Bind for failed" names no address */
 	end = p ? strstr(p, " failed") : NULL;
 	if (p && end) {
-		copy_span(addr, addr_len, p + strlen("Bind for "), end);
+		copy_span(addr, addr_len, p, end);
 		return true;
 	}
 	/* "listen tcp4 127.0.0.1:3000: bind: address already in use" */
