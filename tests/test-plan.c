@@ -509,6 +509,35 @@ START_TEST(test_interrupted_recreate_converges)
 }
 END_TEST
 
+/* A journal that cannot be written fails the apply before its first action. */
+START_TEST(test_unwritable_journal)
+{
+	struct occ_state *st = load(BASE);
+	struct fake_driver *f = fake_driver_new();
+	struct occ_apply_opts opts = { .journal_path = "/dev/null/occ/journal/web.log" };
+	struct occ_apply_report rep;
+	struct occ_observed obs;
+	struct occ_plan plan;
+	struct occ_error err;
+
+	f->converge = true;
+	occ_error_clear(&err);
+	occ_observed_init(&obs);
+	ck_assert_int_eq(occ_driver_observe(&f->base, st, &obs, &err), 0);
+	ck_assert_int_eq(occ_plan_compute(&plan, st, &obs, &err), 0);
+	ck_assert_int_gt((int)plan.n, 0);
+	ck_assert_int_eq(occ_apply_plan(&f->base, st, &obs, &plan, &opts, NULL, &rep, &err),
+			 OCC_EIO);
+	ck_assert_int_eq(f->n_calls, 0);
+	ck_assert_int_eq((int)rep.n_done, 0);
+	ck_assert_msg(strstr(err.hint, "XDG_DATA_HOME"), "hint: %s", err.hint);
+	occ_plan_release(&plan);
+	occ_observed_release(&obs);
+	occ_driver_free(&f->base);
+	occ_state_free(st);
+}
+END_TEST
+
 /* Fail the Nth driver call: reported, and nothing after it is attempted. */
 START_TEST(test_failure_injection)
 {
@@ -658,6 +687,7 @@ static Suite *plan_suite(void)
 	tcase_add_test(tc, test_converge_examples);
 	tcase_add_loop_test(tc, test_failure_injection, 0, 4);
 	tcase_add_loop_test(tc, test_interrupted_recreate_converges, 0, 5);
+	tcase_add_test(tc, test_unwritable_journal);
 	tcase_add_test(tc, test_health_failure);
 	tcase_add_test(tc, test_foreign_container);
 	tcase_add_test(tc, test_foreign_volume);
