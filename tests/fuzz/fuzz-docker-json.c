@@ -59,15 +59,18 @@ static void fuzz_container(const char *json, size_t len, struct occ_error *err)
 
 static void fuzz_image(const char *json, size_t len, struct occ_error *err)
 {
+	struct occ_kvlist env = { 0 };
 	struct occ_observed obs;
 	int ret;
 
+	/* env apart from obs.image: parse_image writes all of *out at the end */
 	occ_observed_init(&obs);
-	ret = occ_docker__parse_image(&obs.image, &obs.image.env, json, len, "occ-test:1", err);
+	ret = occ_docker__parse_image(&obs.image, &env, json, len, "occ-test:1", err);
 	if (ret == 0 && (!obs.image.present || !obs.image.id))
 		abort();
 	if (ret)
 		check_failure(ret, err);
+	obs.image.env = env;
 	occ_observed_release(&obs);
 }
 
