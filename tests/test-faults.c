@@ -21,7 +21,6 @@
  * created is removed by label and name at the end.
  */
 #include <check.h>
-#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -235,78 +234,6 @@ END_TEST
 
 /* ---- concurrency ---------------------------------------------------------- */
 
-/* An occ in the background: its stderr readable as it comes. */
-struct bg {
-	pid_t pid;
-	int err_fd;
-	struct occ_strbuf err;
-};
-
-static void bg_start(struct bg *b, const char *const *args, const char *stop_after)
-{
-	int p[2];
-
-	occ_strbuf_init(&b->err);
-	ck_assert_int_eq(pipe(p), 0);
-	b->pid = fork();
-	ck_assert_int_ge(b->pid, 0);
-	if (b->pid == 0) {
-		char *argv[32] = { occ_xstrdup(OCC_BIN) };
-		int devnull = open("/dev/null", O_RDWR), i;
-
-		/* exec wants char *const[]: copy (the child is about to be replaced) */
-		for (i = 0; args[i] && i < 30; i++)
-			argv[i + 1] = occ_xstrdup(args[i]);
-		argv[i + 1] = NULL;
-		if (stop_after)
-			setenv("OCC_FAULT_STOP_AFTER", stop_after, 1);
-		dup2(devnull, 0);
-		dup2(devnull, 1);
-		dup2(p[1], 2);
-		close(p[0]);
-		execv(OCC_BIN, argv);
-		_exit(127);
-	}
-	close(p[1]);
-	b->err_fd = p[0];
-}
-
-/* Read b's stderr until it holds text (or ends); whether it does. */
-static bool bg_wait_for(struct bg *b, const char *text)
-{
-	char buf[4096];
-	ssize_t n;
-
-	while (!strstr(b->err.buf, text)) {
-		n = read(b->err_fd, buf, sizeof(buf));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return false;
-		occ_strbuf_add(&b->err, buf, (size_t)n);
-	}
-	return true;
-}
-
-/* Wait until b stopped itself (OCC_FAULT_STOP_AFTER). */
-static void bg_wait_stopped(struct bg *b)
-{
-	int st;
-
-	ck_assert_int_eq(waitpid(b->pid, &st, WUNTRACED), b->pid);
-	ck_assert_msg(WIFSTOPPED(st), "occ did not stop at the fault point (status %d)", st);
-}
-
-static int bg_finish(struct bg *b)
-{
-	int st;
-
-	bg_wait_for(b, "\x01never\x01");
-	close(b->err_fd);
-	ck_assert_int_eq(waitpid(b->pid, &st, 0), b->pid);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 static char *journal_path(void)
 {
 	return occ_xasprintf("%s/data/opencode-cloud/journal/%s.log", tmp, project);
@@ -345,7 +272,7 @@ START_TEST(test_two_applies_never_interleave)
 	const char *c_args[] = { "apply", "--yes", "--lock-timeout", "1s", "-f", NULL, NULL };
 	char *a_path = occ_xasprintf("%s/a.yaml", tmp), *b_path = occ_xasprintf("%s/b.yaml", tmp);
 	char *holder, *seq, *want;
-	struct bg a, b;
+	struct occ_bg a, b;
 	struct run_result r;
 	int skip;
 
@@ -406,7 +333,7 @@ START_TEST(test_watch_and_apply_take_turns)
 	const char *c_args[] = { "apply", "--yes", "--lock-timeout", "1s", "-f", NULL, NULL };
 	const char *m_args[] = { "apply", "--yes", "-vv", "-f", NULL, NULL };
 	char *w_path = occ_xasprintf("%s/w.yaml", tmp), *holder;
-	struct bg w, m;
+	struct occ_bg w, m;
 	struct run_result r;
 	int st;
 
