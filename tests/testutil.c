@@ -206,12 +206,12 @@ void bg_start(struct occ_bg *b, const char *const *args, const char *stop_after)
 }
 
 /* Read b's stderr until it holds text (or ends); whether it does. */
-bool bg_wait_for(struct occ_bg *b, const char *text)
+bool bg_wait_for_after(struct occ_bg *b, size_t from, const char *text)
 {
 	char buf[4096];
 	ssize_t n;
 
-	while (!strstr(b->err.buf, text)) {
+	while (!strstr(b->err.buf + (from < b->err.len ? from : b->err.len), text)) {
 		n = read(b->err_fd, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -222,7 +222,11 @@ bool bg_wait_for(struct occ_bg *b, const char *text)
 	return true;
 }
 
-/* Wait until b stopped itself (OCC_FAULT_STOP_AFTER). */
+bool bg_wait_for(struct occ_bg *b, const char *text)
+{
+	return bg_wait_for_after(b, 0, text);
+}
+
 void bg_wait_stopped(struct occ_bg *b)
 {
 	int st;

@@ -44,6 +44,8 @@ struct occ_bg {
 void bg_start(struct occ_bg *b, const char *const *args, const char *stop_after);
 /* Read b's stderr until it holds text; false when it ended without. */
 bool bg_wait_for(struct occ_bg *b, const char *text);
+/* The same, looking only at what came from offset from of err on. */
+bool bg_wait_for_after(struct occ_bg *b, size_t from, const char *text);
 /* Wait until b stopped itself (OCC_FAULT_STOP_AFTER); asserts it did. */
 void bg_wait_stopped(struct occ_bg *b);
 /* Read b's stderr to its end and reap it: its exit status (128+N: signal N). */
