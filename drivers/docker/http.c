@@ -428,8 +428,9 @@ static void set_options(struct xfer *x, const char *url, struct curl_slist **hdr
  * OCC_FAULT_STOP_AFTER=N it sends itself SIGSTOP instead, so a test can do
  * something to the daemon while occ is frozen and then SIGCONT it. The
  * variables are read once per process and count over the whole process
- * (every driver, every reconcile of `occ watch`). Unset, this is one
- * comparison per request.
+ * (every driver, every reconcile of `occ watch`; with several hosts in
+ * threads the count is approximate, which a test aid can live with). Unset,
+ * this is one comparison per request.
  */
 struct fault {
 	bool read;
