@@ -186,7 +186,10 @@ static void man_page(FILE *out)
 		"(\\fBocc diff --exit-code\\fR); 64 usage error.\n"
 		".SH FILES\n$XDG_CONFIG_HOME/opencode-cloud/state.yaml \\- the default state file.\n"
 		".br\n$XDG_DATA_HOME/opencode-cloud/ \\- locks and journals.\n"
-		".SH ENVIRONMENT\nDOCKER_HOST (unix:// only), NO_COLOR.\n", global_options);
+		".SH ENVIRONMENT\nDOCKER_HOST (unix:// only), NO_COLOR.\n"
+		".PP\nTest aids, not for normal use: OCC_FAULT_KILL_AFTER=N makes occ kill\n"
+		"itself (SIGKILL) right after its N-th state-changing Docker API call,\n"
+		"OCC_FAULT_STOP_AFTER=N stop itself (SIGSTOP) there.\n", global_options);
 }
 
 int cmd_completion(struct occ_cli *cli, int argc, char **argv)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -49,6 +50,37 @@ out:
 	if (fd >= 0)
 		close(fd);
 	free(line);
+	free(dir);
+	return ret;
+}
+
+/* Room a journal needs for one apply's lines, with a wide margin. */
+#define JOURNAL_ROOM (64 * 1024)
+
+int occ_journal_check(const char *path, struct occ_error *err)
+{
+	char *dir = occ_path_dirname(path);
+	struct statvfs vfs;
+	int fd = -1, ret;
+
+	ret = occ_mkdir_p(dir, 0700, err);
+	if (ret)
+		goto out;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		ret = occ_error_errno(err, OCC_EIO, errno, "cannot open journal '%s'", path);
+		goto out;
+	}
+	if (fstatvfs(fd, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < JOURNAL_ROOM) {
+		ret = occ_error_errno(err, OCC_EIO, ENOSPC, "cannot write journal '%s'", path);
+		goto out;
+	}
+out:
+	if (ret)
+		occ_error_hint(err, "occ records every change it makes there: free space in (or "
+			       "make writable) %s, or point XDG_DATA_HOME elsewhere", dir);
+	if (fd >= 0)
+		close(fd);
 	free(dir);
 	return ret;
 }
@@ -161,6 +193,12 @@ int occ_apply_plan(struct occ_driver *d, const struct occ_state *desired,
 	int ret;
 
 	memset(rep, 0, sizeof(*rep));
+	/* A change occ could not record is refused before it is made. */
+	if (plan->n && opts && opts->journal_path) {
+		ret = occ_journal_check(opts->journal_path, err);
+		if (ret)
+			goto out;
+	}
 	ret = run_actions(d, desired, obs, plan, true, opts, hooks, rep, err);
 	if (ret)
 		goto out;

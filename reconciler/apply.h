@@ -52,6 +52,15 @@ int occ_apply_plan(struct occ_driver *d, const struct occ_state *desired,
 		   const struct occ_apply_opts *opts, const struct occ_apply_hooks *hooks,
 		   struct occ_apply_report *rep, struct occ_error *err);
 
+/*
+ * Whether the journal at path can take an apply's lines: it opens for
+ * appending (created 0600 with its directory) and its file system has room.
+ * OCC_EIO (with errno, e.g. EROFS, ENOSPC) and a hint otherwise. Does I/O;
+ * occ_apply_plan calls it before the first action of a non-empty plan, so a
+ * full or read-only data directory fails an apply before it changes anything.
+ */
+int occ_journal_check(const char *path, struct occ_error *err);
+
 /* Append one line to a journal file (created 0600 with its directory). */
 int occ_journal_append(const char *path, const char *host, const char *what,
 		       const char *result, struct occ_error *err);

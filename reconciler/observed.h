@@ -106,7 +106,10 @@ struct occ_observed {
 	                                         volume using one of its names */
 	size_t n_volumes;
 	bool users_observed;      /* the project's container exists and its
-	                             accounts were read */
+	                             accounts were read (when a recreate was
+	                             cut short and left it only under a helper
+	                             name, there: the planner creates the
+	                             container anew, with the same uids) */
 	struct occ_obs_user *users;           /* every account in the container */
 	size_t n_users;
 };

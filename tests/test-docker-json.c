@@ -586,6 +586,11 @@ static const struct port_case port_cases[] = {
 	  true, "[::1]:3000" },
 	{ "something: address already in use", true, "" },
 	{ "OCI runtime create failed: exec: \"x\": not found", false, "" },
+	/* found by fuzz-docker-json: the end marker overlapping the prefix read
+	 * past the end of the message */
+	{ "address already in use: Bind for failed", true, "" },
+	{ "port is already allocated: Bind for  failed", true, "" },
+	{ "listen tcp : bind: address already in use", true, "" },
 };
 
 START_TEST(test_port_in_use)
@@ -600,15 +605,21 @@ END_TEST
 
 START_TEST(test_error_message)
 {
-	static const struct { const char *body, *want; } cases[] = {
-		{ "{\"message\":\"no such image: x\"}\n", "no such image: x" },
-		{ "{\"message\":\"\"}", "{\"message\":\"\"}" },
-		{ "page not found\r\n", "page not found" },
-		{ "", "(no message)" },
+	static const struct { const char *body, *want; size_t len; } cases[] = {
+		{ "{\"message\":\"no such image: x\"}\n", "no such image: x", 0 },
+		{ "{\"message\":\"\"}", "{\"message\":\"\"}", 0 },
+		{ "page not found\r\n", "page not found", 0 },
+		{ "", "(no message)", 0 },
+		/* control characters never reach the terminal (fuzz-docker-json) */
+		{ "\0", "?", 1 },
+		{ "a\0b", "a?b", 3 },
+		{ "{\"message\":\"bad \\u001b[31mred\"}", "bad ?[31mred", 0 },
+		{ "x\x1b]0;title\x07y", "x?]0;title?y", 0 },
 	};
 
 	for (size_t i = 0; i < OCC_ARRAY_SIZE(cases); i++) {
-		char *m = occ_docker__error_message(cases[i].body, strlen(cases[i].body));
+		size_t len = cases[i].len ? cases[i].len : strlen(cases[i].body);
+		char *m = occ_docker__error_message(cases[i].body, len);
 
 		ck_str("message", m, cases[i].want);
 		free(m);

@@ -204,6 +204,45 @@ static void w_alice_prev(struct fake_driver *f, const struct occ_state *st)
 	add_account(f, "alice", 1001, true, HASH_A);
 }
 
+/*
+ * A recreate (from prev_yaml to the desired state) cut short after step n of
+ * docker-apply.c's sequence, as it leaves the containers: 1 "-occ-next"
+ * created, 2 the old one stopped, 3 the old one renamed to "-occ-old", 4 the
+ * new one renamed to the name, 5 the new one started (the old one not yet
+ * removed). The driver reads the accounts from the container under the name,
+ * else from "-occ-old" (docker-users.c).
+ */
+static struct occ_obs_container *add_as(struct fake_driver *f, const struct occ_state *st,
+					enum occ_ctr_state state, const char *suffix)
+{
+	struct occ_obs_container *c = fake_add_container_from(f, st, state);
+
+	free(c->name);
+	c->name = occ_xasprintf("%s%s", st->name, suffix);
+	return c;
+}
+
+static void cut_recreate(struct fake_driver *f, const struct occ_state *st, int step)
+{
+	struct occ_state *prev = load(prev_yaml);
+
+	w_image(f, st);
+	add_as(f, prev, step >= 2 ? OCC_CTR_EXITED : OCC_CTR_RUNNING, step >= 3 ? "-occ-old" : "");
+	add_as(f, st, step >= 5 ? OCC_CTR_RUNNING : OCC_CTR_CREATED, step >= 4 ? "" : "-occ-next");
+	add_account(f, "root", 0, false, NULL);
+	add_account(f, "alice", 1001, true, HASH_A);
+	occ_state_free(prev);
+}
+
+static void w_cut_1(struct fake_driver *f, const struct occ_state *st) { cut_recreate(f, st, 1); }
+static void w_cut_2(struct fake_driver *f, const struct occ_state *st) { cut_recreate(f, st, 2); }
+static void w_cut_3(struct fake_driver *f, const struct occ_state *st) { cut_recreate(f, st, 3); }
+static void w_cut_4(struct fake_driver *f, const struct occ_state *st) { cut_recreate(f, st, 4); }
+static void w_cut_5(struct fake_driver *f, const struct occ_state *st) { cut_recreate(f, st, 5); }
+
+#define CUT_PREV BASE "container: {env: {TZ: UTC}}\n" ALICE("")
+#define CUT_WANT BASE "container: {env: {TZ: Europe/Paris}}\n" ALICE("")
+
 struct golden_case {
 	const char *name;
 	const char *yaml;
@@ -259,6 +298,12 @@ static const struct golden_case golden[] = {
 	{ "users-on-recreate", BASE "container: {env: {TZ: UTC}}\n"
 	  ALICE(", enabled: false") "  - {name: bob, password_hash: \"" HASH_B "\"}\n",
 	  w_alice_prev, BASE ALICE(""), 1 },
+	/* an interrupted recreate: finished by the next plan, never duplicated */
+	{ "recreate-cut-after-create", CUT_WANT, w_cut_1, CUT_PREV, 2 },
+	{ "recreate-cut-after-stop", CUT_WANT, w_cut_2, CUT_PREV, 2 },
+	{ "recreate-cut-between-renames", CUT_WANT, w_cut_3, CUT_PREV, 4 },
+	{ "recreate-cut-before-start", CUT_WANT, w_cut_4, CUT_PREV, 2 },
+	{ "recreate-cut-before-remove", CUT_WANT, w_cut_5, CUT_PREV, 1 },
 };
 
 static char *read_all(const char *path)
@@ -470,6 +515,73 @@ START_TEST(test_converge_examples)
 }
 END_TEST
 
+/* A recreate cut short after each of its steps: the next apply leaves one
+ * container, under the name, with the desired spec, and nothing to do. */
+START_TEST(test_interrupted_recreate_converges)
+{
+	static void (*const worlds[])(struct fake_driver *, const struct occ_state *) = {
+		w_cut_1, w_cut_2, w_cut_3, w_cut_4, w_cut_5,
+	};
+	struct occ_state *st = load(CUT_WANT);
+	struct fake_driver *f = fake_driver_new();
+	struct occ_apply_report rep;
+	struct occ_observed obs;
+	struct occ_plan plan;
+	struct occ_error err;
+
+	prev_yaml = CUT_PREV;
+	worlds[_i](f, st);
+	f->converge = true;
+	occ_error_clear(&err);
+	occ_observed_init(&obs);
+	ck_assert_int_eq(occ_driver_observe(&f->base, st, &obs, &err), 0);
+	ck_assert_int_eq(occ_plan_compute(&plan, st, &obs, &err), 0);
+	ck_assert_int_eq(occ_apply_plan(&f->base, st, &obs, &plan, NULL, NULL, &rep, &err), 0);
+	occ_plan_release(&plan);
+	occ_observed_release(&obs);
+
+	ck_assert_int_eq((int)f->world.n_containers, 1);
+	ck_assert_str_eq(f->world.containers[0].name, "web");
+	ck_assert_ptr_nonnull(occ_kvlist_get(&f->world.containers[0].env, "TZ"));
+	ck_assert_str_eq(occ_kvlist_get(&f->world.containers[0].env, "TZ"), "Europe/Paris");
+	ck_assert_int_eq(f->world.containers[0].state, OCC_CTR_RUNNING);
+	plan_for(&plan, f, st);
+	ck_assert_msg(occ_plan_empty(&plan), "after step %d: %zu actions left", _i + 1, plan.n);
+	occ_plan_release(&plan);
+	occ_driver_free(&f->base);
+	occ_state_free(st);
+}
+END_TEST
+
+/* A journal that cannot be written fails the apply before its first action. */
+START_TEST(test_unwritable_journal)
+{
+	struct occ_state *st = load(BASE);
+	struct fake_driver *f = fake_driver_new();
+	struct occ_apply_opts opts = { .journal_path = "/dev/null/occ/journal/web.log" };
+	struct occ_apply_report rep;
+	struct occ_observed obs;
+	struct occ_plan plan;
+	struct occ_error err;
+
+	f->converge = true;
+	occ_error_clear(&err);
+	occ_observed_init(&obs);
+	ck_assert_int_eq(occ_driver_observe(&f->base, st, &obs, &err), 0);
+	ck_assert_int_eq(occ_plan_compute(&plan, st, &obs, &err), 0);
+	ck_assert_int_gt((int)plan.n, 0);
+	ck_assert_int_eq(occ_apply_plan(&f->base, st, &obs, &plan, &opts, NULL, &rep, &err),
+			 OCC_EIO);
+	ck_assert_int_eq(f->n_calls, 0);
+	ck_assert_int_eq((int)rep.n_done, 0);
+	ck_assert_msg(strstr(err.hint, "XDG_DATA_HOME"), "hint: %s", err.hint);
+	occ_plan_release(&plan);
+	occ_observed_release(&obs);
+	occ_driver_free(&f->base);
+	occ_state_free(st);
+}
+END_TEST
+
 /* Fail the Nth driver call: reported, and nothing after it is attempted. */
 START_TEST(test_failure_injection)
 {
@@ -618,6 +730,8 @@ static Suite *plan_suite(void)
 	tc = tcase_create("apply");
 	tcase_add_test(tc, test_converge_examples);
 	tcase_add_loop_test(tc, test_failure_injection, 0, 4);
+	tcase_add_loop_test(tc, test_interrupted_recreate_converges, 0, 5);
+	tcase_add_test(tc, test_unwritable_journal);
 	tcase_add_test(tc, test_health_failure);
 	tcase_add_test(tc, test_foreign_container);
 	tcase_add_test(tc, test_foreign_volume);

@@ -4,8 +4,10 @@
 #include "tests/testutil.h"
 
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,15 +80,47 @@ static void run_argv(struct run_result *r, const char *path, const char *const *
 	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }
 
+/*
+ * argv for OCC_BIN with args, behind $OCC_TEST_WRAPPER when that is set
+ * (words split on spaces), e.g.
+ *     OCC_TEST_WRAPPER="valgrind -q --leak-check=full --error-exitcode=99"
+ * Returns the program to run; the strings in argv are the caller's to free
+ * up to *n.
+ */
+static const char *occ_argv(char **argv, size_t cap, size_t *n, const char *const *args)
+{
+	const char *wrapper = getenv("OCC_TEST_WRAPPER");
+	size_t k = 0;
+
+	if (wrapper && *wrapper) {
+		char *copy = occ_xstrdup(wrapper), *p = copy;
+
+		while (*p && k + 2 < cap) {
+			size_t len = strcspn(p, " ");
+
+			if (len)
+				argv[k++] = occ_xstrndup(p, len);
+			p += len + (p[len] == ' ');
+		}
+		free(copy);
+	}
+	argv[k++] = occ_xstrdup(OCC_BIN);
+	for (size_t i = 0; args[i] && k + 1 < cap; i++)
+		argv[k++] = occ_xstrdup(args[i]);
+	argv[k] = NULL;
+	*n = k;
+	return argv[0];
+}
+
 void run_occ(struct run_result *r, const char *const *args)
 {
-	const char *argv[64] = { OCC_BIN };
-	int i;
+	char *argv[96];
+	size_t n;
+	const char *prog = occ_argv(argv, OCC_ARRAY_SIZE(argv), &n, args);
 
-	for (i = 0; args[i] && i < 62; i++)
-		argv[i + 1] = args[i];
-	argv[i + 1] = NULL;
-	run_argv(r, OCC_BIN, argv);
+	run_argv(r, prog, (const char *const *)argv);
+	for (size_t i = 0; i < n; i++)
+		free(argv[i]);
 }
 
 void run_prog(struct run_result *r, const char *const *argv)
@@ -142,4 +176,75 @@ void remove_tree(const char *dir)
 		return;
 	run_prog(&r, argv);
 	run_result_release(&r);
+}
+
+void bg_start(struct occ_bg *b, const char *const *args, const char *stop_after)
+{
+	int p[2];
+
+	occ_strbuf_init(&b->err);
+	ck_assert_int_eq(pipe(p), 0);
+	b->pid = fork();
+	ck_assert_int_ge(b->pid, 0);
+	if (b->pid == 0) {
+		char *argv[96];
+		size_t n;
+		const char *prog = occ_argv(argv, OCC_ARRAY_SIZE(argv), &n, args);
+		int devnull = open("/dev/null", O_RDWR);
+
+		if (stop_after)
+			setenv("OCC_FAULT_STOP_AFTER", stop_after, 1);
+		dup2(devnull, 0);
+		dup2(devnull, 1);
+		dup2(p[1], 2);
+		close(p[0]);
+		execvp(prog, argv);
+		_exit(127);
+	}
+	close(p[1]);
+	b->err_fd = p[0];
+}
+
+/* Read b's stderr until it holds text (or ends); whether it does. */
+bool bg_wait_for_after(struct occ_bg *b, size_t from, const char *text)
+{
+	char buf[4096];
+	ssize_t n;
+
+	while (!strstr(b->err.buf + (from < b->err.len ? from : b->err.len), text)) {
+		n = read(b->err_fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		occ_strbuf_add(&b->err, buf, (size_t)n);
+	}
+	return true;
+}
+
+bool bg_wait_for(struct occ_bg *b, const char *text)
+{
+	return bg_wait_for_after(b, 0, text);
+}
+
+void bg_wait_stopped(struct occ_bg *b)
+{
+	int st;
+
+	ck_assert_int_eq(waitpid(b->pid, &st, WUNTRACED), b->pid);
+	if (!WIFSTOPPED(st)) {
+		bg_wait_for(b, "\x01never\x01");
+		ck_assert_msg(false, "occ did not stop at the fault point (status %d):\n%s", st,
+			      b->err.buf);
+	}
+}
+
+int bg_finish(struct occ_bg *b)
+{
+	int st;
+
+	bg_wait_for(b, "\x01never\x01");
+	close(b->err_fd);
+	ck_assert_int_eq(waitpid(b->pid, &st, 0), b->pid);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }

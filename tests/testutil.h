@@ -4,6 +4,8 @@
 #ifndef OCC_TESTUTIL_H
 #define OCC_TESTUTIL_H
 
+#include <sys/types.h>
+
 #include "model/util.h"
 
 struct run_result {
@@ -28,5 +30,25 @@ void set_test_env(const char *dir, bool real_docker);
 /* A fresh temporary directory; caller frees the string. */
 char *make_tmpdir(const char *tag);
 void remove_tree(const char *dir);
+
+/* OCC_BIN in the background, stdin and stdout /dev/null, its stderr
+ * readable as it comes (err collects what was read). stop_after: when not
+ * NULL, OCC_FAULT_STOP_AFTER for it (it freezes itself after that many
+ * state-changing Docker calls). */
+struct occ_bg {
+	pid_t pid;
+	int err_fd;
+	struct occ_strbuf err;
+};
+
+void bg_start(struct occ_bg *b, const char *const *args, const char *stop_after);
+/* Read b's stderr until it holds text; false when it ended without. */
+bool bg_wait_for(struct occ_bg *b, const char *text);
+/* The same, looking only at what came from offset from of err on. */
+bool bg_wait_for_after(struct occ_bg *b, size_t from, const char *text);
+/* Wait until b stopped itself (OCC_FAULT_STOP_AFTER); asserts it did. */
+void bg_wait_stopped(struct occ_bg *b);
+/* Read b's stderr to its end and reap it: its exit status (128+N: signal N). */
+int bg_finish(struct occ_bg *b);
 
 #endif

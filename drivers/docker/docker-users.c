@@ -514,10 +514,35 @@ static int converge(struct occ_docker *dk, const char *container, const struct o
 
 /* ---- the driver's entry points ------------------------------------------ */
 
+/*
+ * The container whose accounts are observed: the project's. When a recreate
+ * was cut short between its renames there is none under the name; then the
+ * container it was replacing ("<name>-occ-old", else the new one, "-occ-next",
+ * which got copies of them) still holds the accounts, and reading them there
+ * lets the container the next apply creates give them the uids they had
+ * (files in volumes are owned by those uids).
+ */
+static const struct occ_obs_container *accounts_holder(const struct occ_observed *obs,
+						       const char *project)
+{
+	static const char *const suffixes[] = { "", OCC_DOCKER_OLD_SUFFIX, OCC_DOCKER_NEXT_SUFFIX };
+	const struct occ_obs_container *c = NULL;
+
+	for (size_t i = 0; !c && i < OCC_ARRAY_SIZE(suffixes); i++) {
+		char *name = occ_xasprintf("%s%s", project, suffixes[i]);
+
+		c = occ_observed_container(obs, name);
+		free(name);
+		if (c && i > 0 && !c->owned)
+			c = NULL;
+	}
+	return c;
+}
+
 int occ_docker__users_observe(struct occ_docker *dk, const struct occ_state *desired,
 			      struct occ_observed *obs, struct occ_error *err)
 {
-	const struct occ_obs_container *c = occ_observed_container(obs, desired->name);
+	const struct occ_obs_container *c = accounts_holder(obs, desired->name);
 	struct occ_users_files in;
 	bool present = false;
 	int ret;

@@ -13,6 +13,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -424,6 +425,52 @@ static void set_options(struct xfer *x, const char *url, struct curl_slist **hdr
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, *hdrs);
 }
 
+/*
+ * Fault injection, a test aid (tests/test-faults.c): with
+ * OCC_FAULT_KILL_AFTER=N in the environment occ sends itself SIGKILL right
+ * after the answer to its N-th state-changing request (any method but GET
+ * and HEAD) arrived, as if the machine lost power there; with
+ * OCC_FAULT_STOP_AFTER=N it sends itself SIGSTOP instead, so a test can do
+ * something to the daemon while occ is frozen and then SIGCONT it. The
+ * variables are read once per process and count over the whole process
+ * (every driver, every reconcile of `occ watch`; with several hosts in
+ * threads the count is approximate, which a test aid can live with). Unset,
+ * this is one comparison per request.
+ */
+struct fault {
+	bool read;
+	long kill_after, stop_after, count;
+};
+
+static struct fault fault;
+
+static long fault_env(const char *name)
+{
+	const char *v = getenv(name);
+	long n = 0;
+
+	if (v && *v && occ_parse_long(v, 1, 1L << 30, &n) != 0)
+		n = 0;
+	return n;
+}
+
+static void fault_point(const struct occ_docker_req *req)
+{
+	if (!fault.read) {
+		fault.kill_after = fault_env("OCC_FAULT_KILL_AFTER");
+		fault.stop_after = fault_env("OCC_FAULT_STOP_AFTER");
+		fault.read = true;
+	}
+	if ((!fault.kill_after && !fault.stop_after) || strcmp(req->method, "GET") == 0 ||
+	    strcmp(req->method, "HEAD") == 0)
+		return;
+	fault.count++;
+	if (fault.count == fault.kill_after)
+		raise(SIGKILL);
+	if (fault.count == fault.stop_after)
+		raise(SIGSTOP);
+}
+
 enum occ_docker_fail occ_docker__fail_kind(int curl_code)
 {
 	switch ((CURLcode)curl_code) {
@@ -481,6 +528,8 @@ static int perform(struct occ_docker_http *h, const struct occ_docker_req *req,
 	curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &resp->status);
 out:
 	trace(h, req, resp->status, t0, ret);
+	if (!ret)
+		fault_point(req);
 	curl_slist_free_all(hdrs);
 	free(url);
 	return ret;

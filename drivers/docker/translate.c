@@ -127,6 +127,28 @@ static void env_kvlist(struct occ_kvlist *out, json_t *env, const struct occ_kvl
 	}
 }
 
+/*
+ * An error message for the terminal: at most 300 bytes, control characters
+ * (a NUL, an escape sequence from a confused or hostile daemon) shown as
+ * '?', never empty.
+ */
+static char *printable_message(const char *s, size_t len)
+{
+	char *out;
+
+	if (len > 300)
+		len = 300;
+	while (len && (s[len - 1] == '\n' || s[len - 1] == '\r' || s[len - 1] == ' '))
+		len--;
+	if (!len)
+		return occ_xstrdup("(no message)");
+	out = occ_xmalloc(len + 1);
+	for (size_t i = 0; i < len; i++)
+		out[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
+	out[len] = '\0';
+	return out;
+}
+
 char *occ_docker__error_message(const char *body, size_t len)
 {
 	json_t *root = json_loadb(body, len, 0, NULL);
@@ -134,21 +156,17 @@ char *occ_docker__error_message(const char *body, size_t len)
 	char *ret;
 
 	if (msg && *msg) {
-		ret = occ_xstrdup(msg);
+		ret = printable_message(msg, strlen(msg));
 		json_decref(root);
 		return ret;
 	}
 	json_decref(root);
-	while (len && (body[len - 1] == '\n' || body[len - 1] == '\r' || body[len - 1] == ' '))
-		len--;
-	if (!len)
-		return occ_xstrdup("(no message)");
-	return occ_xstrndup(body, len < 300 ? len : 300);
+	return printable_message(body, len);
 }
 
 static void copy_span(char *dst, size_t dst_len, const char *from, const char *to)
 {
-	size_t n = (size_t)(to - from);
+	size_t n = to > from ? (size_t)(to - from) : 0;
 
 	if (n >= dst_len)
 		n = dst_len - 1;
@@ -165,9 +183,11 @@ bool occ_docker__port_in_use(const char *msg, char *addr, size_t addr_len)
 		return false;
 	/* "Bind for 127.0.0.1:3000 failed: port is already allocated" */
 	p = strstr(msg, "Bind for ");
+	p = p ? p + strlen("Bind for ") : NULL;
+	/* searched for after the prefix: "Bind for failed" names no address */
 	end = p ? strstr(p, " failed") : NULL;
 	if (p && end) {
-		copy_span(addr, addr_len, p + strlen("Bind for "), end);
+		copy_span(addr, addr_len, p, end);
 		return true;
 	}
 	/* "listen tcp4 127.0.0.1:3000: bind: address already in use" */
