@@ -14,11 +14,14 @@
 #
 # usage: bench/noop.sh [BUILD_DIR]   (env RUNS, default 30)
 set -euo pipefail
-cd "$(dirname "$0")/.."
 BUILD=${1:-build}
+# A relative BUILD_DIR is relative to where the script was started.
+[ -d "$BUILD" ] || { echo "bench: no build directory '$BUILD'" >&2; exit 1; }
+BUILD=$(cd "$BUILD" && pwd)
+cd "$(dirname "$0")/.."
 RUNS=${RUNS:-30}
-OCC=$PWD/$BUILD/cli/occ
-FLOOR=$PWD/$BUILD/bench/floor
+OCC=$BUILD/cli/occ
+FLOOR=$BUILD/bench/floor
 for tool in hyperfine docker-compose docker python3; do
 	command -v "$tool" >/dev/null || { echo "bench: $tool is missing" >&2; exit 1; }
 done
