@@ -31,6 +31,7 @@
 
 #define OCC_DOCKER_DEFAULT_SOCKET "/var/run/docker.sock"
 #define OCC_DOCKER_MAX_RESPONSE   (32u << 20)  /* buffered response bodies */
+#define OCC_DOCKER_PARALLEL       5            /* requests occ_docker__http_do_many sends at once */
 #define OCC_DOCKER_MAX_LINE       (1u << 20)   /* one line of a JSON stream */
 #define OCC_DOCKER_API_MIN_MAJOR  1
 #define OCC_DOCKER_API_MIN_MINOR  40
@@ -62,6 +63,9 @@ struct occ_docker_transport {
 	int (*open_socket)(void *ctx, struct occ_error *err);
 	void (*free_ctx)(void *ctx);
 	void *ctx;
+	/* Connections may be opened side by side (occ_docker__http_do_many):
+	 * true for a local unix socket; a tunnel opts in once it can. */
+	bool parallel;
 };
 
 /* Whether this libcurl can use a socket open_socket hands over (not 7.88.x). */
@@ -78,7 +82,7 @@ void occ_docker__transport_release(struct occ_docker_transport *t);
 struct occ_docker_http;
 
 struct occ_docker_req {
-	const char *method;       /* "GET", "POST", "DELETE" */
+	const char *method;       /* "GET", "HEAD", "POST", "PUT", "DELETE" */
 	const char *path;         /* API path with query, already escaped: "/containers/json?all=1" */
 	bool unversioned;         /* no /vX.YY prefix (only _ping and version) */
 	const char *content_type; /* NULL: "application/json" when a body is sent */
@@ -140,6 +144,17 @@ void occ_docker__http_set_trace(struct occ_docker_http *h, const struct occ_trac
  */
 int occ_docker__http_do(struct occ_docker_http *h, const struct occ_docker_req *req,
 			struct occ_docker_resp *resp, struct occ_error *err);
+
+/*
+ * Send n (at most OCC_DOCKER_PARALLEL) independent requests at once, each on
+ * a connection of its own, when the transport allows it (t.parallel: a local
+ * unix socket); otherwise one after the other. Like occ_docker__http_do for
+ * each one: resps[i] initialised by the caller. All are sent even when one
+ * fails; the first failure in index order is returned. The parallel
+ * connections are kept for the next call.
+ */
+int occ_docker__http_do_many(struct occ_docker_http *h, const struct occ_docker_req *reqs,
+			     struct occ_docker_resp *resps, size_t n, struct occ_error *err);
 
 /* How a request failed below HTTP. */
 enum occ_docker_fail {
