@@ -724,6 +724,32 @@ START_TEST(test_user_unmarked_conflict)
 }
 END_TEST
 
+/*
+ * Accounts changed inside the container, out of band, are seen by the next
+ * diff (no cache hides them); with no users left in the state file, occ's
+ * accounts are removed (found through the marker) and others are kept.
+ */
+START_TEST(test_users_drift_and_removal)
+{
+	const char *diff[] = { "diff", "--exit-code", "-f", state_path, NULL };
+	char *passwd;
+	struct run_result r;
+
+	make_hashes();
+	write_users_state("UTC", hash_a2, true, false);
+	occ_ok(&r, diff);
+	run_result_release(&r);
+	free(in_container("sed -i 's/^alice:\\$/alice:!$/' /etc/shadow"));
+	apply_users_ok("~ users[alice].enabled: \"false\" -> \"true\"");
+	write_state("occ-itest:2", "  env: {TZ: UTC}\n", "");
+	apply_users_ok("- user alice");
+	passwd = in_container("cat /etc/passwd");
+	ck_assert_msg(!strstr(passwd, "alice:") && !strstr(passwd, "carol:"), "%s", passwd);
+	ck_assert_msg(strstr(passwd, "dave:x:2000:"), "%s", passwd);
+	free(passwd);
+}
+END_TEST
+
 static void cleanup_docker(void)
 {
 	char *cmd = occ_xasprintf(
@@ -793,6 +819,7 @@ int main(void)
 	tcase_add_test(tc, test_user_removed_home_kept);
 	tcase_add_test(tc, test_users_survive_recreate);
 	tcase_add_test(tc, test_user_unmarked_conflict);
+	tcase_add_test(tc, test_users_drift_and_removal);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	/* The tests build on each other: stop at the first failure. */
