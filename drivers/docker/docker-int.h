@@ -463,9 +463,22 @@ void occ_docker__users_tar(struct occ_strbuf *out, const struct occ_users_result
 			   const struct occ_state *desired, int64_t mtime);
 
 /* Read the accounts of the project's container (when it exists and occ owns
- * it) into obs->users, setting users_observed. */
+ * it) into obs->users, setting users_observed. asked (may be NULL): the
+ * marker probe's answer when it was sent ahead for that container. */
+/* The accounts-marker probe, asked ahead (with the container inspect): the
+ * container it was asked about and the answer. */
+struct occ_docker_marker {
+	char container[80];      /* id; "": not asked */
+	bool present;
+};
+/* HEAD path of the marker in container; the answer to it (0, or an error for
+ * an unexpected status). */
+char *occ_docker__marker_path(const char *container);
+int occ_docker__marker_answer(bool *out, const struct occ_docker_resp *resp,
+			      const char *container, struct occ_error *err);
 int occ_docker__users_observe(struct occ_docker *dk, const struct occ_state *desired,
-			      struct occ_observed *obs, struct occ_error *err);
+			      struct occ_observed *obs, const struct occ_docker_marker *asked,
+			      struct occ_error *err);
 
 /* Write every desired account into container (a new one, before its start),
  * removing marked accounts not desired. An account occ had made in the

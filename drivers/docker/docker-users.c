@@ -448,18 +448,30 @@ out:
  * body to tell a missing marker from a container removed since it was
  * listed; both read as "no marker", and the next observe sees the removal.
  */
+char *occ_docker__marker_path(const char *container)
+{
+	return archive_path(container, ACCOUNTS_MARKER, "");
+}
+
+int occ_docker__marker_answer(bool *out, const struct occ_docker_resp *resp,
+			      const char *container, struct occ_error *err)
+{
+	if (resp->status != 200 && resp->status != 404)
+		return occ_docker__api_error(err, resp, "cannot read /etc of container '%s'",
+					     container);
+	*out = resp->status == 200;
+	return 0;
+}
+
 static int marker_present(struct occ_docker *dk, bool *out, const char *container,
 			  struct occ_error *err)
 {
-	char *url = archive_path(container, ACCOUNTS_MARKER, "");
+	char *url = occ_docker__marker_path(container);
 	struct occ_docker_resp resp;
 	int ret = occ_docker__call(dk, "HEAD", url, NULL, &resp, err);
 
-	if (!ret && resp.status != 200 && resp.status != 404)
-		ret = occ_docker__api_error(err, &resp, "cannot read /etc of container '%s'",
-					    container);
 	if (!ret)
-		*out = resp.status == 200;
+		ret = occ_docker__marker_answer(out, &resp, container, err);
 	occ_docker__resp_release(&resp);
 	free(url);
 	return ret;
@@ -514,7 +526,8 @@ static int converge(struct occ_docker *dk, const char *container, const struct o
 /* ---- the driver's entry points ------------------------------------------ */
 
 int occ_docker__users_observe(struct occ_docker *dk, const struct occ_state *desired,
-			      struct occ_observed *obs, struct occ_error *err)
+			      struct occ_observed *obs, const struct occ_docker_marker *asked,
+			      struct occ_error *err)
 {
 	const struct occ_obs_container *c = occ_observed_container(obs, desired->name);
 	struct occ_users_files in;
@@ -524,7 +537,12 @@ int occ_docker__users_observe(struct occ_docker *dk, const struct occ_state *des
 	if (!c || !c->owned || c->state == OCC_CTR_DEAD || c->state == OCC_CTR_REMOVING)
 		return 0;
 	memset(&in, 0, sizeof(in));
-	ret = desired->n_users ? 0 : marker_present(dk, &present, c->id, err);
+	if (desired->n_users)
+		ret = 0;
+	else if (asked && asked->container[0] && occ_streq(asked->container, c->id))
+		present = asked->present, ret = 0;
+	else
+		ret = marker_present(dk, &present, c->id, err);
 	if (!ret && !desired->n_users && !present) {
 		obs->users_observed = true;   /* no account of occ's: nothing to plan */
 		return 0;

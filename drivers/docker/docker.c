@@ -322,25 +322,22 @@ static int image_env(struct occ_docker *dk, struct occ_kvlist *out, const char *
 	return ret;
 }
 
-/* Inspect one listed container into obs; one that vanished since is skipped. */
-static int observe_container(struct occ_docker *dk, const struct occ_state *desired,
-			     struct occ_observed *obs, const struct occ_kvlist *desired_env,
-			     const char *id, size_t *alloc, struct occ_error *err)
+/* One listed container's inspect into obs; one that vanished since is skipped. */
+static int take_container(struct occ_docker *dk, const struct occ_state *desired,
+			  struct occ_observed *obs, const struct occ_kvlist *desired_env,
+			  const struct occ_docker_resp *resp, const char *id, size_t *alloc,
+			  struct occ_error *err)
 {
-	char *path = object_path("containers", id, "/json");
 	struct occ_docker_brief b;
 	struct occ_kvlist other_env = { 0 };
 	const struct occ_kvlist *env = desired_env;
-	struct occ_docker_resp resp;
-	int ret = occ_docker__call(dk, "GET", path, NULL, &resp, err);
+	int ret = 0;
 
-	if (ret || resp.status == 404)
-		goto out;
-	if (resp.status != 200) {
-		ret = occ_docker__api_error(err, &resp, "cannot inspect container %.12s", id);
-		goto out;
-	}
-	ret = occ_docker__parse_brief(&b, resp.body.buf, resp.body.len, err);
+	if (resp->status == 404)
+		return 0;
+	if (resp->status != 200)
+		return occ_docker__api_error(err, resp, "cannot inspect container %.12s", id);
+	ret = occ_docker__parse_brief(&b, resp->body.buf, resp->body.len, err);
 	if (!ret && b.image_id[0] && !occ_streq(b.image_id, obs->image.id)) {
 		ret = image_env(dk, &other_env, b.image_id, err);
 		env = &other_env;
@@ -348,15 +345,13 @@ static int observe_container(struct occ_docker *dk, const struct occ_state *desi
 	if (ret)
 		goto out;
 	OCC_GROW(obs->containers, obs->n_containers, *alloc);
-	ret = occ_docker__parse_container(&obs->containers[obs->n_containers], resp.body.buf,
-					  resp.body.len, env, desired->name,
+	ret = occ_docker__parse_container(&obs->containers[obs->n_containers], resp->body.buf,
+					  resp->body.len, env, desired->name,
 					  desired->container.container_port, err);
 	if (!ret)
 		obs->n_containers++;
 out:
 	occ_kvlist_release(&other_env);
-	occ_docker__resp_release(&resp);
-	free(path);
 	return ret;
 }
 
@@ -368,16 +363,51 @@ static int cmp_containers(const void *a, const void *b)
 	return c ? c : strcmp(x->id, y->id);
 }
 
+/*
+ * The inspects of the listed containers go out together. With no users
+ * desired and one container listed (a no-op's case), the accounts-marker
+ * probe rides along: it needs only the id, and users_observe uses the
+ * answer when that container turns out to be the project's.
+ */
 static int observe_containers(struct occ_docker *dk, const struct occ_state *desired,
 			      struct occ_observed *obs, const struct occ_kvlist *desired_env,
-			      const struct batch *b, struct occ_error *err)
+			      const struct batch *b, struct occ_docker_marker *marker,
+			      struct occ_error *err)
 {
 	struct occ_docker_strv ids = { 0 };
-	size_t alloc = 0;
+	struct occ_docker_req req[OCC_DOCKER_PARALLEL] = { 0 };
+	struct occ_docker_resp resp[OCC_DOCKER_PARALLEL];
+	char *path[OCC_DOCKER_PARALLEL] = { 0 };
+	struct occ_error scratch;
+	size_t alloc = 0, n = 0;
+	bool probe;
 	int ret = list_container_ids(&ids, b, desired->name, err);
 
-	for (size_t i = 0; !ret && i < ids.n; i++)
-		ret = observe_container(dk, desired, obs, desired_env, ids.v[i], &alloc, err);
+	occ_error_clear(&scratch);
+
+	for (size_t i = 0; !ret && i < ids.n; i += n) {
+		n = ids.n - i < OCC_DOCKER_PARALLEL ? ids.n - i : OCC_DOCKER_PARALLEL;
+		probe = ids.n == 1 && !desired->n_users;
+		for (size_t k = 0; k < n + probe; k++) {
+			path[k] = k < n ? object_path("containers", ids.v[i + k], "/json")
+					: occ_docker__marker_path(ids.v[i]);
+			req[k].method = k < n ? "GET" : "HEAD";
+			req[k].path = path[k];
+			occ_docker__resp_init(&resp[k]);
+		}
+		ret = occ_docker__http_do_many(dk->http, req, resp, n + probe, err);
+		for (size_t k = 0; !ret && k < n; k++)
+			ret = take_container(dk, desired, obs, desired_env, &resp[k], ids.v[i + k],
+					     &alloc, err);
+		/* A surprising answer is left to users_observe, which asks again. */
+		if (!ret && probe && !occ_docker__marker_answer(&marker->present, &resp[n],
+								ids.v[i], &scratch))
+			snprintf(marker->container, sizeof(marker->container), "%s", ids.v[i]);
+		for (size_t k = 0; k < n + probe; k++) {
+			occ_docker__resp_release(&resp[k]);
+			free(path[k]);
+		}
+	}
 	if (!ret && obs->n_containers > 1)
 		qsort(obs->containers, obs->n_containers, sizeof(*obs->containers),
 		      cmp_containers);
@@ -414,6 +444,7 @@ static int observe(struct occ_driver *d, const struct occ_state *desired,
 	struct occ_docker *dk = occ_docker__from(d);
 	struct occ_kvlist env = { 0 };
 	struct occ_observed obs;
+	struct occ_docker_marker marker = { .present = false };
 	struct batch b;
 	bool found;
 	int ret;
@@ -435,11 +466,11 @@ static int observe(struct occ_driver *d, const struct occ_state *desired,
 	memset(&env, 0, sizeof(env));
 	if (!found)
 		obs.image.ref = occ_xstrdup(desired->image.ref);
-	ret = observe_containers(dk, desired, &obs, &obs.image.env, &b, err);
+	ret = observe_containers(dk, desired, &obs, &obs.image.env, &b, &marker, err);
 	if (!ret)
 		ret = observe_volumes(desired, &obs, &b, err);
 	if (!ret)
-		ret = occ_docker__users_observe(dk, desired, &obs, err);
+		ret = occ_docker__users_observe(dk, desired, &obs, &marker, err);
 out:
 	batch_release(&b);
 	occ_kvlist_release(&env);
