@@ -100,11 +100,11 @@ if [ -n "${BASELINE:-}" ]; then
 	baseline=(-n "baseline apply (no-op)" "$BASELINE apply -q -f $work/state.yaml"
 		  -n "baseline diff (no-op)" "$BASELINE diff -f $work/state.yaml")
 fi
-# Several rounds, each running every command: load that comes and goes
+# Rounds of every command (ROUNDS, default 8): load that comes and goes
 # (a shared machine) then weighs on all of them alike. Times are pooled.
-ROUNDS=${ROUNDS:-4}
+ROUNDS=${ROUNDS:-8}
 for r in $(seq 1 "$ROUNDS"); do
-	hyperfine -N --warmup 2 --runs $(( (RUNS + ROUNDS - 1) / ROUNDS )) \
+	hyperfine -N --warmup 1 --runs $(( (RUNS + ROUNDS - 1) / ROUNDS )) \
 		--export-json "$work/noop-$r.json" \
 		"${baseline[@]}" \
 		-n "occ apply (no-op)" "$OCC apply -q -f $work/state.yaml" \
