@@ -532,16 +532,15 @@ int occ_docker__users_observe(struct occ_docker *dk, const struct occ_state *des
 	const struct occ_obs_container *c = occ_observed_container(obs, desired->name);
 	struct occ_users_files in;
 	bool present = false;
-	int ret;
+	int ret = 0;
 
 	if (!c || !c->owned || c->state == OCC_CTR_DEAD || c->state == OCC_CTR_REMOVING)
 		return 0;
 	memset(&in, 0, sizeof(in));
-	if (desired->n_users)
-		ret = 0;
-	else if (asked && asked->container[0] && occ_streq(asked->container, c->id))
-		present = asked->present, ret = 0;
-	else
+	if (!desired->n_users && asked && asked->container[0] &&
+	    occ_streq(asked->container, c->id))
+		present = asked->present;
+	else if (!desired->n_users)
 		ret = marker_present(dk, &present, c->id, err);
 	if (!ret && !desired->n_users && !present) {
 		obs->users_observed = true;   /* no account of occ's: nothing to plan */

@@ -234,8 +234,8 @@ static int list_status(const struct occ_docker_resp *resp, const char *what,
  * The reads of an observe that need nothing but the state file go out
  * together (occ_docker__http_do_many): the desired image, the containers
  * by label and by name, the volumes by label and by name. A no-op reconcile
- * then costs about the round trips of its floor (issue #3): this batch, one
- * inspect per container found, and the accounts probe.
+ * then costs few more round trips than its floor (issue #3): the ping, this
+ * batch, and the container inspects with the accounts probe alongside.
  */
 enum { Q_IMAGE, Q_CTR_LABEL, Q_CTR_NAME, Q_VOL_LABEL, Q_VOL_NAME, Q_N };
 

@@ -629,8 +629,10 @@ int occ_docker__http_do_many(struct occ_docker_http *h, const struct occ_docker_
 		int r;
 
 		occ_error_clear(&e);
-		if (!x[i].hd)   /* never added: run it on its own */
-			x[i].hd = &h->par[i], rc[i] = curl_easy_perform(h->par[i].c);
+		if (!x[i].hd) {   /* never added to the multi handle: run it on its own */
+			x[i].hd = &h->par[i];
+			rc[i] = curl_easy_perform(h->par[i].c);
+		}
 		r = finish(&x[i], rc[i], &e);
 		if (r && !ret) {
 			*err = e;
