@@ -106,6 +106,7 @@ struct occ_docker_resp {
 	struct occ_strbuf body;   /* the (bounded) body unless it was streamed */
 	char api_version[16];     /* the Api-Version header, or "" */
 	char server[96];          /* the Server header ("Docker/20.10.24 (linux)"), or "" */
+	char path_stat[512];      /* X-Docker-Container-Path-Stat (archive HEAD), or "" */
 };
 
 void occ_docker__resp_init(struct occ_docker_resp *r);
@@ -465,6 +466,26 @@ void occ_docker__users_tar(struct occ_strbuf *out, const struct occ_users_result
 /* Read the accounts of the project's container (when it exists and occ owns
  * it) into obs->users, setting users_observed. asked (may be NULL): the
  * marker probe's answer when it was sent ahead for that container. */
+/*
+ * The accounts cache (accounts-cache.c): what observe last parsed of a
+ * container's accounts, keyed by the X-Docker-Container-Path-Stat of
+ * /etc/passwd, /etc/shadow and /etc/group, so an unchanged container costs
+ * three HEADs instead of an archive GET. Local files only; best effort.
+ */
+#define OCC_DOCKER_ACCOUNT_FILES 3
+/* Whether the file's mtime in a path-stat header is at least 2 s from now
+ * (a record taken earlier could miss a same-size write in that second). */
+bool occ_docker__path_stat_settled(const char *b64, int64_t now);
+void occ_docker__accounts_cache_store(const char *project, const char *container,
+				      const char stat[OCC_DOCKER_ACCOUNT_FILES][512],
+				      const struct occ_obs_user *users, size_t n);
+/* true: *out (n_out entries, the caller's) holds desired->name's record of
+ * container, with the desired users' hashes put back; false: no usable record. */
+bool occ_docker__accounts_cache_load(struct occ_obs_user **out, size_t *n_out,
+				     const char *container,
+				     const char stat[OCC_DOCKER_ACCOUNT_FILES][512],
+				     const struct occ_state *desired);
+
 /* The accounts-marker probe, asked ahead (with the container inspect): the
  * container it was asked about and the answer. */
 struct occ_docker_marker {

@@ -477,6 +477,69 @@ static int marker_present(struct occ_docker *dk, bool *out, const char *containe
 	return ret;
 }
 
+/*
+ * The stat of the three files from one batch of HEADs (~1 ms, against ~45 ms
+ * for reading them): *usable when all three answered with one, *settled when
+ * none was written in the last two seconds (see accounts-cache.c).
+ */
+static int stat_files(struct occ_docker *dk, char stat[OCC_DOCKER_ACCOUNT_FILES][512],
+		      bool *usable, bool *settled, const char *container, struct occ_error *err)
+{
+	static const char *const files[OCC_DOCKER_ACCOUNT_FILES] = {
+		"/etc/passwd", "/etc/shadow", "/etc/group",
+	};
+	struct occ_docker_req req[OCC_DOCKER_ACCOUNT_FILES] = { 0 };
+	struct occ_docker_resp resp[OCC_DOCKER_ACCOUNT_FILES];
+	char *path[OCC_DOCKER_ACCOUNT_FILES];
+	int64_t now = (int64_t)time(NULL);
+	int ret;
+
+	for (size_t i = 0; i < OCC_DOCKER_ACCOUNT_FILES; i++) {
+		path[i] = archive_path(container, files[i], "");
+		req[i].method = "HEAD";
+		req[i].path = path[i];
+		occ_docker__resp_init(&resp[i]);
+	}
+	ret = occ_docker__http_do_many(dk->http, req, resp, OCC_DOCKER_ACCOUNT_FILES, err);
+	*usable = ret == 0;
+	*settled = true;
+	for (size_t i = 0; i < OCC_DOCKER_ACCOUNT_FILES; i++) {
+		*usable = *usable && resp[i].status == 200 && resp[i].path_stat[0];
+		if (*usable) {
+			snprintf(stat[i], sizeof(stat[i]), "%s", resp[i].path_stat);
+			*settled = *settled && occ_docker__path_stat_settled(stat[i], now);
+		}
+		occ_docker__resp_release(&resp[i]);
+		free(path[i]);
+	}
+	return ret;
+}
+
+/* obs's accounts: from the cache when the files' stat matches its record,
+ * else read (and recorded when the files have settled). */
+static int read_accounts(struct occ_docker *dk, const struct occ_state *desired,
+			 struct occ_observed *obs, const char *container, struct occ_error *err)
+{
+	char stat[OCC_DOCKER_ACCOUNT_FILES][512];
+	struct occ_users_files in;
+	bool usable, settled;
+	int ret = stat_files(dk, stat, &usable, &settled, container, err);
+
+	if (ret)
+		return ret;
+	if (usable && occ_docker__accounts_cache_load(&obs->users, &obs->n_users, container, stat,
+						      desired))
+		return 0;
+	ret = read_files(dk, &in, container, err);
+	if (!ret)
+		ret = occ_users_parse(&obs->users, &obs->n_users, &in, err);
+	occ_users_files_release(&in);
+	if (!ret && usable && settled)
+		occ_docker__accounts_cache_store(desired->name, container, stat, obs->users,
+						 obs->n_users);
+	return ret;
+}
+
 static int write_files(struct occ_docker *dk, const char *container,
 		       const struct occ_users_result *res, const struct occ_state *desired,
 		       struct occ_error *err)
@@ -530,13 +593,11 @@ int occ_docker__users_observe(struct occ_docker *dk, const struct occ_state *des
 			      struct occ_error *err)
 {
 	const struct occ_obs_container *c = occ_observed_container(obs, desired->name);
-	struct occ_users_files in;
 	bool present = false;
 	int ret = 0;
 
 	if (!c || !c->owned || c->state == OCC_CTR_DEAD || c->state == OCC_CTR_REMOVING)
 		return 0;
-	memset(&in, 0, sizeof(in));
 	if (!desired->n_users && asked && asked->container[0] &&
 	    occ_streq(asked->container, c->id))
 		present = asked->present;
@@ -547,10 +608,7 @@ int occ_docker__users_observe(struct occ_docker *dk, const struct occ_state *des
 		return 0;
 	}
 	if (!ret)
-		ret = read_files(dk, &in, c->id, err);
-	if (!ret)
-		ret = occ_users_parse(&obs->users, &obs->n_users, &in, err);
-	occ_users_files_release(&in);
+		ret = read_accounts(dk, desired, obs, c->id, err);
 	if (ret == OCC_ENOTFOUND)
 		return 0;      /* removed since it was listed: nothing to observe */
 	if (ret)

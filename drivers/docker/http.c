@@ -344,6 +344,8 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userp)
 	header_value(line, n, "Api-Version", x->resp->api_version,
 		     sizeof(x->resp->api_version));
 	header_value(line, n, "Server", x->resp->server, sizeof(x->resp->server));
+	header_value(line, n, "X-Docker-Container-Path-Stat", x->resp->path_stat,
+		     sizeof(x->resp->path_stat));
 	return n;
 }
 
