@@ -1111,6 +1111,30 @@ START_TEST(test_accounts_cache)
 }
 END_TEST
 
+/* A record is kept only for files at least 2 s old (either way, for clocks). */
+START_TEST(test_path_stat_settled)
+{
+	/* {"name":"passwd",...,"mtime":"2026-11-24T03:30:34Z",...} and the same
+	 * instant as "2026-11-24T04:30:34.123456789+01:00" */
+	static const char *const stats[] = {
+		"eyJuYW1lIjoicGFzc3dkIiwic2l6ZSI6NTIsIm1vZGUiOjQyMCwibXRpbWUiOiIyMDI2LTExLTI0VDAzOjMw"
+		"OjM0WiIsImxpbmtUYXJnZXQiOiIifQ==",
+		"eyJuYW1lIjoicGFzc3dkIiwic2l6ZSI6NTIsIm1vZGUiOjQyMCwibXRpbWUiOiIyMDI2LTExLTI0VDA0OjMw"
+		"OjM0LjEyMzQ1Njc4OSswMTowMCIsImxpbmtUYXJnZXQiOiIifQ==",
+	};
+	const int64_t t = 1795491034;
+
+	for (size_t i = 0; i < OCC_ARRAY_SIZE(stats); i++) {
+		ck_assert(!occ_docker__path_stat_settled(stats[i], t));
+		ck_assert(!occ_docker__path_stat_settled(stats[i], t + 1));
+		ck_assert(occ_docker__path_stat_settled(stats[i], t + 2));
+		ck_assert(occ_docker__path_stat_settled(stats[i], t - 2));
+	}
+	ck_assert(!occ_docker__path_stat_settled("", t));
+	ck_assert(!occ_docker__path_stat_settled("bm90IGpzb24=", t));   /* "not json" */
+}
+END_TEST
+
 static Suite *users_suite(void)
 {
 	Suite *s = suite_create("users");
@@ -1139,6 +1163,7 @@ static Suite *users_suite(void)
 	tcase_add_test(tc, test_etc_reader_absent);
 	tcase_add_test(tc, test_users_tar);
 	tcase_add_test(tc, test_accounts_cache);
+	tcase_add_test(tc, test_path_stat_settled);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -51,11 +51,13 @@ static char *cache_path(const char *project)
 	return path;
 }
 
-/* Seconds since the epoch of "2026-11-24T03:15:45.123Z" (UTC only). */
+/* Seconds since the epoch of "2026-11-24T03:15:45.123Z" or "...+01:00"
+ * (Go's RFC 3339 in the daemon's time zone). */
 static bool parse_mtime(const char *s, int64_t *out)
 {
 	struct tm tm;
-	int n = 0;
+	int n = 0, oh = 0, om = 0;
+	int64_t off = 0;
 
 	memset(&tm, 0, sizeof(tm));
 	if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
@@ -67,11 +69,14 @@ static bool parse_mtime(const char *s, int64_t *out)
 	if (*s == '.')
 		for (s++; *s >= '0' && *s <= '9'; s++)
 			;
-	if (strcmp(s, "Z") != 0)
+	if ((*s == '+' || *s == '-') && sscanf(s + 1, "%2d:%2d%n", &oh, &om, &n) == 2 &&
+	    s[1 + n] == '\0')
+		off = (*s == '+' ? 1 : -1) * (int64_t)(oh * 3600 + om * 60);
+	else if (strcmp(s, "Z") != 0)
 		return false;
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
-	*out = (int64_t)timegm(&tm);
+	*out = (int64_t)timegm(&tm) - off;
 	return true;
 }
 
