@@ -19,8 +19,8 @@
  *
  * uninstall stops, disables and removes the unit and keeps every piece of
  * data. --purge also removes occ's own local files for the project: its
- * journal, lock file and watch status file (and the launchd log) - never the
- * state file, never Docker volumes.
+ * journal, lock file, watch status file, accounts record (and the launchd
+ * log) - never the state file, never Docker volumes.
  *
  * occ_cli_service_apply() is install as `occ apply` runs it when the state
  * file says service.install: true.
@@ -276,7 +276,7 @@ static void purge_lock(struct occ_cli *cli, const char *project, bool dry_run)
 static int purge(struct occ_cli *cli, const struct occ_service_result *r, bool dry_run)
 {
 	const char *project = "opencode-cloud";
-	char *journal, *data, *watch;
+	char *journal, *data, *watch, *accounts;
 
 	if (access(cli->file, F_OK) == 0 || cli->file_given) {
 		int ret = occ_cli_load_state(cli, false);
@@ -288,13 +288,16 @@ static int purge(struct occ_cli *cli, const struct occ_service_result *r, bool d
 	journal = occ_journal_default_path(project);
 	data = occ_data_dir();
 	watch = occ_xasprintf("%s/watch/%s.json", data, project);
+	accounts = occ_xasprintf("%s/accounts/%s", data, project);
 	purge_file(cli, journal, dry_run);
 	purge_file(cli, watch, dry_run);
+	purge_file(cli, accounts, dry_run);
 	purge_lock(cli, project, dry_run);
 	if (r->log_path)
 		purge_file(cli, r->log_path, dry_run);
 	free(journal);
 	free(watch);
+	free(accounts);
 	free(data);
 	return 0;
 }

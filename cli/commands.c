@@ -155,9 +155,9 @@ const struct occ_cmd occ_commands[] = {
 	  "Stops, disables and removes the unit. Keeps the state file and all data.\n\n"
 	  "      --system   the system-wide unit (needs root)\n"
 	  "      --dry-run  print what would be stopped and removed, change nothing\n"
-	  "      --purge    also remove occ's own journal, lock, watch status and log\n"
-	  "                 files for the project (never the state file, never Docker\n"
-	  "                 volumes)\n" },
+	  "      --purge    also remove occ's own journal, lock, watch status, accounts\n"
+	  "                 record and log files for the project (never the state\n"
+	  "                 file, never Docker volumes)\n" },
 	{ "watch", cmd_watch, CMD_LOAD_STATE | CMD_DEFAULT_STATE, "[--once] [--json] [--yes]",
 	  "stay converged: follow the state file, Docker events and drift",
 	  "Reconciles every host now, then whenever the state file or a file it\n"

@@ -99,10 +99,14 @@ int occ_lock_acquire(struct occ_lock **out, const char *dir, const char *project
 	bool told = false;
 	int fd = -1, ret;
 
-	ret = occ_mkdir_p(parent, 0700, err);
-	if (ret)
-		goto fail;
+	/* The directory exists on every run but the first: open before mkdir -p. */
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == ENOENT) {
+		ret = occ_mkdir_p(parent, 0700, err);
+		if (ret)
+			goto fail;
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	}
 	if (fd < 0) {
 		ret = occ_error_errno(err, OCC_EIO, errno, "cannot open lock file '%s'", path);
 		goto fail;

@@ -726,6 +726,43 @@ START_TEST(test_user_unmarked_conflict)
 }
 END_TEST
 
+/*
+ * Accounts changed inside the container, out of band, are seen by the next
+ * diff (the accounts record is keyed by the files' stat, which the change
+ * moves); with no users left in the state file, occ's
+ * accounts are removed (found through the marker) and others are kept.
+ */
+START_TEST(test_users_drift_and_removal)
+{
+	const char *diff[] = { "diff", "--exit-code", "-f", state_path, NULL };
+	char *passwd, *cache;
+	struct run_result r;
+
+	make_hashes();
+	write_users_state("UTC", hash_a2, true, false);
+	occ_ok(&r, diff);
+	run_result_release(&r);
+	/* Past the 2 s in which no record is kept, a diff records the accounts
+	 * (drivers/docker/accounts-cache.c) and the next one reads the record. */
+	sleep(3);
+	occ_ok(&r, diff);
+	run_result_release(&r);
+	cache = occ_xasprintf("%s/data/opencode-cloud/accounts/%s", tmp, project);
+	ck_assert_msg(access(cache, F_OK) == 0, "no accounts record at %s", cache);
+	free(cache);
+	occ_ok(&r, diff);
+	run_result_release(&r);
+	free(in_container("sed -i 's/^alice:\\$/alice:!$/' /etc/shadow"));
+	apply_users_ok("~ users[alice].enabled: \"false\" -> \"true\"");
+	write_state("occ-itest:2", "  env: {TZ: UTC}\n", "");
+	apply_users_ok("- user alice");
+	passwd = in_container("cat /etc/passwd");
+	ck_assert_msg(!strstr(passwd, "alice:") && !strstr(passwd, "carol:"), "%s", passwd);
+	ck_assert_msg(strstr(passwd, "dave:x:2000:"), "%s", passwd);
+	free(passwd);
+}
+END_TEST
+
 static void cleanup_docker(void)
 {
 	char *cmd = occ_xasprintf(
@@ -795,6 +832,7 @@ int main(void)
 	tcase_add_test(tc, test_user_removed_home_kept);
 	tcase_add_test(tc, test_users_survive_recreate);
 	tcase_add_test(tc, test_user_unmarked_conflict);
+	tcase_add_test(tc, test_users_drift_and_removal);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	/* The tests build on each other: stop at the first failure. */

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "drivers/docker/docker-int.h"
 #include "reconciler/plan.h"
@@ -1032,6 +1033,108 @@ START_TEST(test_users_tar)
 }
 END_TEST
 
+/*
+ * The accounts cache: a record comes back only for the same container and
+ * the same stat of the three files; hashes are not in the file, and come
+ * back only while the state file's hash is the one that was read.
+ */
+#define OTHER_HASH "$6$saltsalt$dXw54c7FbjOTNROS8PXMARWjH6A.CoTmR9oM2pU2CDlRs9VvHh9JZlDM" \
+	"hy8pVHspfw6lRpWxXOBa0bz9xL/Jo1"
+
+START_TEST(test_accounts_cache)
+{
+	const char stat[OCC_DOCKER_ACCOUNT_FILES][512] = { "cA==", "cw==", "Zw==" };
+	const char changed[OCC_DOCKER_ACCOUNT_FILES][512] = { "cA==", "cw==", "Zx==" };
+	struct occ_obs_user users[2] = {
+		{ .uid = 0, .gid = 0 },
+		{ .uid = 1000, .gid = 1000, .managed = true },
+	};
+	struct occ_state *st = load(PBASE "users:\n  - {name: alice, password_hash: \""
+				    REAL_HASH "\"}\n");
+	struct occ_state *st2 = load(PBASE "users:\n  - {name: alice, password_hash: \""
+				     OTHER_HASH "\"}\n");
+	char tmpl[] = "/tmp/occ-test-accounts-XXXXXX";
+	char *dir = mkdtemp(tmpl), *text = NULL, *path, *sub;
+	struct occ_obs_user *got = NULL;
+	struct occ_error err;
+	size_t n = 0, len;
+
+	users[0].name = occ_xstrdup("root");
+	users[0].home = occ_xstrdup("/root");
+	users[0].shell = occ_xstrdup("/bin/sh");
+	users[0].hash = occ_xstrdup("$6$x$rootsecret");
+	users[1].name = occ_xstrdup("alice");
+	users[1].home = occ_xstrdup("/home/alice");
+	users[1].shell = occ_xstrdup("/bin/bash");
+	users[1].hash = occ_xstrdup(REAL_HASH);
+	ck_assert_ptr_nonnull(dir);
+	setenv("XDG_DATA_HOME", dir, 1);
+	occ_docker__accounts_cache_store("web", "cid1", stat, users, 2);
+	path = occ_xasprintf("%s/opencode-cloud/accounts/web", dir);
+	occ_error_clear(&err);
+	ck_assert_int_eq(occ_read_file(path, 1 << 20, &text, &len, &err), 0);
+	ck_assert_ptr_null(strstr(text, "rootsecret"));
+	ck_assert_ptr_null(strstr(text, strrchr(REAL_HASH, '$') + 1));
+	ck_assert(occ_docker__accounts_cache_load(&got, &n, "cid1", stat, st));
+	ck_assert_uint_eq(n, 2);
+	ck_assert_str_eq(got[1].name, "alice");
+	ck_assert_str_eq(got[1].hash, REAL_HASH);
+	ck_assert(got[1].managed && !got[0].managed);
+	ck_assert_uint_eq(got[1].uid, 1000);
+	ck_assert_str_eq(got[1].shell, "/bin/bash");
+	ck_assert_ptr_null(got[0].hash);   /* not desired: never compared */
+	for (size_t i = 0; i < n; i++) {
+		free(got[i].name);
+		free(got[i].home);
+		free(got[i].shell);
+		free(got[i].hash);
+		free(users[i].name);
+		free(users[i].home);
+		free(users[i].shell);
+		free(users[i].hash);
+	}
+	free(got);
+	ck_assert(!occ_docker__accounts_cache_load(&got, &n, "cid2", stat, st));
+	ck_assert(!occ_docker__accounts_cache_load(&got, &n, "cid1", changed, st));
+	ck_assert(!occ_docker__accounts_cache_load(&got, &n, "cid1", stat, st2));
+	free(text);
+	ck_assert_int_eq(unlink(path), 0);
+	free(path);
+	sub = occ_xasprintf("%s/opencode-cloud/accounts", dir);
+	ck_assert_int_eq(rmdir(sub), 0);
+	sub[strlen(sub) - strlen("/accounts")] = '\0';
+	ck_assert_int_eq(rmdir(sub), 0);
+	free(sub);
+	ck_assert_int_eq(rmdir(dir), 0);
+	occ_state_free(st2);
+	occ_state_free(st);
+}
+END_TEST
+
+/* A record is kept only for files at least 2 s old (either way, for clocks). */
+START_TEST(test_path_stat_settled)
+{
+	/* {"name":"passwd",...,"mtime":"2026-11-24T03:30:34Z",...} and the same
+	 * instant as "2026-11-24T04:30:34.123456789+01:00" */
+	static const char *const stats[] = {
+		"eyJuYW1lIjoicGFzc3dkIiwic2l6ZSI6NTIsIm1vZGUiOjQyMCwibXRpbWUiOiIyMDI2LTExLTI0VDAzOjMw"
+		"OjM0WiIsImxpbmtUYXJnZXQiOiIifQ==",
+		"eyJuYW1lIjoicGFzc3dkIiwic2l6ZSI6NTIsIm1vZGUiOjQyMCwibXRpbWUiOiIyMDI2LTExLTI0VDA0OjMw"
+		"OjM0LjEyMzQ1Njc4OSswMTowMCIsImxpbmtUYXJnZXQiOiIifQ==",
+	};
+	const int64_t t = 1795491034;
+
+	for (size_t i = 0; i < OCC_ARRAY_SIZE(stats); i++) {
+		ck_assert(!occ_docker__path_stat_settled(stats[i], t));
+		ck_assert(!occ_docker__path_stat_settled(stats[i], t + 1));
+		ck_assert(occ_docker__path_stat_settled(stats[i], t + 2));
+		ck_assert(occ_docker__path_stat_settled(stats[i], t - 2));
+	}
+	ck_assert(!occ_docker__path_stat_settled("", t));
+	ck_assert(!occ_docker__path_stat_settled("bm90IGpzb24=", t));   /* "not json" */
+}
+END_TEST
+
 static Suite *users_suite(void)
 {
 	Suite *s = suite_create("users");
@@ -1059,6 +1162,8 @@ static Suite *users_suite(void)
 	tcase_add_loop_test(tc, test_etc_reader_errors, 0, (int)OCC_ARRAY_SIZE(etc_errors));
 	tcase_add_test(tc, test_etc_reader_absent);
 	tcase_add_test(tc, test_users_tar);
+	tcase_add_test(tc, test_accounts_cache);
+	tcase_add_test(tc, test_path_stat_settled);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -31,6 +31,7 @@
 
 #define OCC_DOCKER_DEFAULT_SOCKET "/var/run/docker.sock"
 #define OCC_DOCKER_MAX_RESPONSE   (32u << 20)  /* buffered response bodies */
+#define OCC_DOCKER_PARALLEL       5            /* requests occ_docker__http_do_many sends at once */
 #define OCC_DOCKER_MAX_LINE       (1u << 20)   /* one line of a JSON stream */
 #define OCC_DOCKER_API_MIN_MAJOR  1
 #define OCC_DOCKER_API_MIN_MINOR  40
@@ -71,6 +72,9 @@ struct occ_docker_transport {
 	void (*explain)(void *ctx, struct occ_error *err);
 	void (*free_ctx)(void *ctx);
 	void *ctx;
+	/* Connections may be opened side by side (occ_docker__http_do_many):
+	 * true for a local unix socket; a tunnel opts in once it can. */
+	bool parallel;
 };
 
 /* Open a driver on transport t (taken, left empty, even on failure). No I/O. */
@@ -91,7 +95,7 @@ void occ_docker__transport_release(struct occ_docker_transport *t);
 struct occ_docker_http;
 
 struct occ_docker_req {
-	const char *method;       /* "GET", "POST", "DELETE" */
+	const char *method;       /* "GET", "HEAD", "POST", "PUT", "DELETE" */
 	const char *path;         /* API path with query, already escaped: "/containers/json?all=1" */
 	bool unversioned;         /* no /vX.YY prefix (only _ping and version) */
 	const char *content_type; /* NULL: "application/json" when a body is sent */
@@ -115,6 +119,7 @@ struct occ_docker_resp {
 	struct occ_strbuf body;   /* the (bounded) body unless it was streamed */
 	char api_version[16];     /* the Api-Version header, or "" */
 	char server[96];          /* the Server header ("Docker/20.10.24 (linux)"), or "" */
+	char path_stat[512];      /* X-Docker-Container-Path-Stat (archive HEAD), or "" */
 };
 
 void occ_docker__resp_init(struct occ_docker_resp *r);
@@ -154,6 +159,17 @@ void occ_docker__http_set_trace(struct occ_docker_http *h, const struct occ_trac
  */
 int occ_docker__http_do(struct occ_docker_http *h, const struct occ_docker_req *req,
 			struct occ_docker_resp *resp, struct occ_error *err);
+
+/*
+ * Send n (at most OCC_DOCKER_PARALLEL) independent requests at once, each on
+ * a connection of its own, when the transport allows it (t.parallel: a local
+ * unix socket); otherwise one after the other. Like occ_docker__http_do for
+ * each one: resps[i] initialised by the caller. All are sent even when one
+ * fails; the first failure in index order is returned. The parallel
+ * connections are kept for the next call.
+ */
+int occ_docker__http_do_many(struct occ_docker_http *h, const struct occ_docker_req *reqs,
+			     struct occ_docker_resp *resps, size_t n, struct occ_error *err);
 
 /* How a request failed below HTTP. */
 enum occ_docker_fail {
@@ -493,9 +509,42 @@ void occ_docker__users_tar(struct occ_strbuf *out, const struct occ_users_result
 			   const struct occ_state *desired, int64_t mtime);
 
 /* Read the accounts of the project's container (when it exists and occ owns
- * it) into obs->users, setting users_observed. */
+ * it) into obs->users, setting users_observed. asked (may be NULL): the
+ * marker probe's answer when it was sent ahead for that container. */
+/*
+ * The accounts cache (accounts-cache.c): what observe last parsed of a
+ * container's accounts, keyed by the X-Docker-Container-Path-Stat of
+ * /etc/passwd, /etc/shadow and /etc/group, so an unchanged container costs
+ * three HEADs instead of an archive GET. Local files only; best effort.
+ */
+#define OCC_DOCKER_ACCOUNT_FILES 3
+/* Whether the file's mtime in a path-stat header is at least 2 s from now
+ * (a record taken earlier could miss a same-size write in that second). */
+bool occ_docker__path_stat_settled(const char *b64, int64_t now);
+void occ_docker__accounts_cache_store(const char *project, const char *container,
+				      const char stat[OCC_DOCKER_ACCOUNT_FILES][512],
+				      const struct occ_obs_user *users, size_t n);
+/* true: *out (n_out entries, the caller's) holds desired->name's record of
+ * container, with the desired users' hashes put back; false: no usable record. */
+bool occ_docker__accounts_cache_load(struct occ_obs_user **out, size_t *n_out,
+				     const char *container,
+				     const char stat[OCC_DOCKER_ACCOUNT_FILES][512],
+				     const struct occ_state *desired);
+
+/* The accounts-marker probe, asked ahead (with the container inspect): the
+ * container it was asked about and the answer. */
+struct occ_docker_marker {
+	char container[80];      /* id; "": not asked */
+	bool present;
+};
+/* HEAD path of the marker in container; the answer to it (0, or an error for
+ * an unexpected status). */
+char *occ_docker__marker_path(const char *container);
+int occ_docker__marker_answer(bool *out, const struct occ_docker_resp *resp,
+			      const char *container, struct occ_error *err);
 int occ_docker__users_observe(struct occ_docker *dk, const struct occ_state *desired,
-			      struct occ_observed *obs, struct occ_error *err);
+			      struct occ_observed *obs, const struct occ_docker_marker *asked,
+			      struct occ_error *err);
 
 /* Write every desired account into container (a new one, before its start),
  * removing marked accounts not desired. An account occ had made in the

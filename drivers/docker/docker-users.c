@@ -32,10 +32,10 @@
 /*
  * Written next to the accounts whenever occ's accounts exist. Without desired
  * users, observing only has to find accounts occ made (to remove them), and
- * a missing marker answers that in ~1 ms: dockerd re-executes itself into a
- * chroot for every archive request that finds its path (~45 ms here), but
- * answers 404 before that. The archive API cannot delete, so the marker
- * stays after the last account is gone; it then only costs that read.
+ * the marker answers that in ~1 ms: dockerd re-executes itself into a chroot
+ * for every archive GET that finds its path (~45 ms here), but a HEAD is a
+ * stat (marker_present). The archive API cannot delete, so the marker stays
+ * after the last account is gone; observing then reads the accounts.
  */
 #define ACCOUNTS_MARKER "/etc/occ-managed-accounts"
 static const char marker_text[] =
@@ -441,28 +441,102 @@ out:
 	return ret;
 }
 
+/*
+ * Whether the marker exists, from a HEAD: Docker answers it from a stat of
+ * the path (the X-Docker-Container-Path-Stat header) without the chroot a
+ * GET costs, ~1 ms whether the marker is there or not. A HEAD's 404 has no
+ * body to tell a missing marker from a container removed since it was
+ * listed; both read as "no marker", and the next observe sees the removal.
+ */
+char *occ_docker__marker_path(const char *container)
+{
+	return archive_path(container, ACCOUNTS_MARKER, "");
+}
+
+int occ_docker__marker_answer(bool *out, const struct occ_docker_resp *resp,
+			      const char *container, struct occ_error *err)
+{
+	if (resp->status != 200 && resp->status != 404)
+		return occ_docker__api_error(err, resp, "cannot read /etc of container '%s'",
+					     container);
+	*out = resp->status == 200;
+	return 0;
+}
+
 static int marker_present(struct occ_docker *dk, bool *out, const char *container,
 			  struct occ_error *err)
 {
-	char *url = archive_path(container, ACCOUNTS_MARKER, "");
+	char *url = occ_docker__marker_path(container);
 	struct occ_docker_resp resp;
-	char *msg = NULL;
-	int ret = occ_docker__call(dk, "GET", url, NULL, &resp, err);
+	int ret = occ_docker__call(dk, "HEAD", url, NULL, &resp, err);
 
-	if (ret || resp.status == 200)
-		goto out;
-	msg = occ_docker__error_message(resp.body.buf, resp.body.len);
-	if (resp.status == 404 && occ_starts_with(msg, "No such container"))
-		ret = occ_error_set(err, OCC_ENOTFOUND, "no such container '%s'", container);
-	else if (resp.status != 404)
-		ret = occ_docker__api_error(err, &resp, "cannot read /etc of container '%s'",
-					    container);
-out:
 	if (!ret)
-		*out = resp.status == 200;
-	free(msg);
+		ret = occ_docker__marker_answer(out, &resp, container, err);
 	occ_docker__resp_release(&resp);
 	free(url);
+	return ret;
+}
+
+/*
+ * The stat of the three files from one batch of HEADs (~1 ms, against ~45 ms
+ * for reading them): *usable when all three answered with one, *settled when
+ * none was written in the last two seconds (see accounts-cache.c).
+ */
+static int stat_files(struct occ_docker *dk, char stat[OCC_DOCKER_ACCOUNT_FILES][512],
+		      bool *usable, bool *settled, const char *container, struct occ_error *err)
+{
+	static const char *const files[OCC_DOCKER_ACCOUNT_FILES] = {
+		"/etc/passwd", "/etc/shadow", "/etc/group",
+	};
+	struct occ_docker_req req[OCC_DOCKER_ACCOUNT_FILES] = { 0 };
+	struct occ_docker_resp resp[OCC_DOCKER_ACCOUNT_FILES];
+	char *path[OCC_DOCKER_ACCOUNT_FILES];
+	int64_t now = (int64_t)time(NULL);
+	int ret;
+
+	for (size_t i = 0; i < OCC_DOCKER_ACCOUNT_FILES; i++) {
+		path[i] = archive_path(container, files[i], "");
+		req[i].method = "HEAD";
+		req[i].path = path[i];
+		occ_docker__resp_init(&resp[i]);
+	}
+	ret = occ_docker__http_do_many(dk->http, req, resp, OCC_DOCKER_ACCOUNT_FILES, err);
+	*usable = ret == 0;
+	*settled = true;
+	for (size_t i = 0; i < OCC_DOCKER_ACCOUNT_FILES; i++) {
+		*usable = *usable && resp[i].status == 200 && resp[i].path_stat[0];
+		if (*usable) {
+			snprintf(stat[i], sizeof(stat[i]), "%s", resp[i].path_stat);
+			*settled = *settled && occ_docker__path_stat_settled(stat[i], now);
+		}
+		occ_docker__resp_release(&resp[i]);
+		free(path[i]);
+	}
+	return ret;
+}
+
+/* obs's accounts: from the cache when the files' stat matches its record,
+ * else read (and recorded when the files have settled). */
+static int read_accounts(struct occ_docker *dk, const struct occ_state *desired,
+			 struct occ_observed *obs, const char *container, struct occ_error *err)
+{
+	char stat[OCC_DOCKER_ACCOUNT_FILES][512];
+	struct occ_users_files in;
+	bool usable, settled;
+	int ret = stat_files(dk, stat, &usable, &settled, container, err);
+
+	if (ret)
+		return ret;
+	if (usable && occ_docker__accounts_cache_load(&obs->users, &obs->n_users, container, stat,
+						      desired))
+		return 0;
+	ret = read_files(dk, &in, container, err);
+	if (!ret)
+		ret = occ_users_parse(&obs->users, &obs->n_users, &in, err);
+	occ_users_files_release(&in);
+	if (!ret && usable && settled)
+		occ_docker__accounts_cache_store(desired->name, container, stat, obs->users,
+						 obs->n_users);
 	return ret;
 }
 
@@ -540,26 +614,26 @@ static const struct occ_obs_container *accounts_holder(const struct occ_observed
 }
 
 int occ_docker__users_observe(struct occ_docker *dk, const struct occ_state *desired,
-			      struct occ_observed *obs, struct occ_error *err)
+			      struct occ_observed *obs, const struct occ_docker_marker *asked,
+			      struct occ_error *err)
 {
 	const struct occ_obs_container *c = accounts_holder(obs, desired->name);
-	struct occ_users_files in;
 	bool present = false;
-	int ret;
+	int ret = 0;
 
 	if (!c || !c->owned || c->state == OCC_CTR_DEAD || c->state == OCC_CTR_REMOVING)
 		return 0;
-	memset(&in, 0, sizeof(in));
-	ret = desired->n_users ? 0 : marker_present(dk, &present, c->id, err);
+	if (!desired->n_users && asked && asked->container[0] &&
+	    occ_streq(asked->container, c->id))
+		present = asked->present;
+	else if (!desired->n_users)
+		ret = marker_present(dk, &present, c->id, err);
 	if (!ret && !desired->n_users && !present) {
 		obs->users_observed = true;   /* no account of occ's: nothing to plan */
 		return 0;
 	}
 	if (!ret)
-		ret = read_files(dk, &in, c->id, err);
-	if (!ret)
-		ret = occ_users_parse(&obs->users, &obs->n_users, &in, err);
-	occ_users_files_release(&in);
+		ret = read_accounts(dk, desired, obs, c->id, err);
 	if (ret == OCC_ENOTFOUND)
 		return 0;      /* removed since it was listed: nothing to observe */
 	if (ret)

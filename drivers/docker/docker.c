@@ -99,7 +99,22 @@ out:
 	return ret;
 }
 
-/* Image inspect: 0 with *found false when the image does not exist. */
+/* An image inspect's answer: 0 with *found false when the image does not exist. */
+static int take_image(struct occ_obs_image *out, struct occ_kvlist *env, bool *found,
+		      const struct occ_docker_resp *resp, const char *ref, struct occ_error *err)
+{
+	int ret = 0;
+
+	*found = false;
+	if (resp->status == 200) {
+		ret = occ_docker__parse_image(out, env, resp->body.buf, resp->body.len, ref, err);
+		*found = ret == 0;
+	} else if (resp->status != 404) {
+		ret = occ_docker__api_error(err, resp, "cannot inspect image '%s'", ref);
+	}
+	return ret;
+}
+
 static int inspect_image(struct occ_docker *dk, struct occ_obs_image *out,
 			 struct occ_kvlist *env, bool *found, const char *ref,
 			 struct occ_error *err)
@@ -109,15 +124,8 @@ static int inspect_image(struct occ_docker *dk, struct occ_obs_image *out,
 	int ret = occ_docker__call(dk, "GET", path, NULL, &resp, err);
 
 	*found = false;
-	if (ret)
-		goto out;
-	if (resp.status == 200) {
-		ret = occ_docker__parse_image(out, env, resp.body.buf, resp.body.len, ref, err);
-		*found = ret == 0;
-	} else if (resp.status != 404) {
-		ret = occ_docker__api_error(err, &resp, "cannot inspect image '%s'", ref);
-	}
-out:
+	if (!ret)
+		ret = take_image(out, env, found, &resp, ref, err);
 	occ_docker__resp_release(&resp);
 	free(path);
 	return ret;
@@ -188,64 +196,116 @@ int occ_docker_versions(struct occ_docker_version *out, struct occ_driver *d,
 	return ret;
 }
 
-/* GET <collection>?<extra>filters=<filters> into resp. */
-static int list_filtered(struct occ_docker *dk, const char *collection, const char *extra,
-			 const char *key, const struct occ_docker_strv *values,
-			 struct occ_docker_resp *resp, struct occ_error *err)
+/* "/<collection>?<extra>filters=<filters>" */
+static char *filtered_path(const char *collection, const char *extra, const char *key,
+			   const struct occ_docker_strv *values)
 {
 	char *filters = occ_docker__filters(key, values);
 	struct occ_strbuf path = OCC_STRBUF_INIT;
-	int ret;
 
 	occ_strbuf_addf(&path, "/%s?%sfilters=", collection, extra);
 	occ_docker__url_escape(&path, filters);
-	ret = occ_docker__call(dk, "GET", path.buf, NULL, resp, err);
-	if (!ret && resp->status != 200)
-		ret = occ_docker__api_error(err, resp, "cannot list %s", collection);
-	occ_strbuf_release(&path);
 	free(filters);
-	return ret;
+	return occ_strbuf_detach(&path);
 }
 
-static void project_filter(struct occ_docker_strv *out, const char *project)
+/* "/<collection>?<extra>filters={"label":["dev.opencode-cloud.project=<project>"]}" */
+static char *project_path(const char *collection, const char *extra, const char *project)
 {
-	char *label = occ_xasprintf("%s=%s", OCC_LABEL_PROJECT, project);
+	struct occ_docker_strv label = { 0 };
+	char *value = occ_xasprintf("%s=%s", OCC_LABEL_PROJECT, project), *path;
 
-	occ_docker__strv_push(out, label);
-	free(label);
+	occ_docker__strv_push(&label, value);
+	path = filtered_path(collection, extra, "label", &label);
+	occ_docker__strv_release(&label);
+	free(value);
+	return path;
 }
 
-static int list_container_ids(struct occ_docker *dk, struct occ_docker_strv *ids,
+static int list_status(const struct occ_docker_resp *resp, const char *what,
+		       struct occ_error *err)
+{
+	if (resp->status == 200)
+		return 0;
+	return occ_docker__api_error(err, resp, "cannot list %s", what);
+}
+
+/*
+ * The reads of an observe that need nothing but the state file go out
+ * together (occ_docker__http_do_many): the desired image, the containers
+ * by label and by name, the volumes by label and by name. A no-op reconcile
+ * then costs few more round trips than its floor (issue #3): the ping, this
+ * batch, and the container inspects with the accounts probe alongside.
+ */
+enum { Q_IMAGE, Q_CTR_LABEL, Q_CTR_NAME, Q_VOL_LABEL, Q_VOL_NAME, Q_N };
+
+struct batch {
+	char *path[Q_N];
+	struct occ_docker_req req[Q_N];
+	struct occ_docker_resp resp[Q_N];
+	size_t n;
+	struct occ_docker_strv names;   /* the containers' exact names */
+	struct occ_docker_strv volumes; /* the desired volumes' names */
+};
+
+static void batch_init(struct batch *b, const struct occ_state *desired)
+{
+	struct occ_docker_strv name_filter = { 0 };
+
+	memset(b, 0, sizeof(*b));
+	occ_docker__strv_push(&b->names, desired->name);
+	for (size_t i = 0; i < 2; i++) {
+		char *n = occ_xasprintf("%s%s", desired->name,
+					i ? OCC_DOCKER_OLD_SUFFIX : OCC_DOCKER_NEXT_SUFFIX);
+
+		occ_docker__strv_push(&b->names, n);
+		free(n);
+	}
+	for (size_t i = 0; i < desired->n_volumes; i++) {
+		char *name = occ_volume_docker_name(desired, &desired->volumes[i]);
+
+		occ_docker__strv_push(&b->volumes, name);
+		free(name);
+	}
+	/* Docker's name filter matches substrings: "<name>" finds all three. */
+	occ_docker__strv_push(&name_filter, desired->name);
+	b->path[Q_IMAGE] = object_path("images", desired->image.ref, "/json");
+	b->path[Q_CTR_LABEL] = project_path("containers/json", "all=1&", desired->name);
+	b->path[Q_CTR_NAME] = filtered_path("containers/json", "all=1&", "name", &name_filter);
+	b->path[Q_VOL_LABEL] = project_path("volumes", "", desired->name);
+	b->n = Q_VOL_LABEL + 1;
+	if (b->volumes.n)
+		b->path[b->n++] = filtered_path("volumes", "", "name", &b->volumes);
+	for (size_t i = 0; i < b->n; i++) {
+		b->req[i].method = "GET";
+		b->req[i].path = b->path[i];
+		occ_docker__resp_init(&b->resp[i]);
+	}
+	occ_docker__strv_release(&name_filter);
+}
+
+static void batch_release(struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		occ_docker__resp_release(&b->resp[i]);
+		free(b->path[i]);
+	}
+	occ_docker__strv_release(&b->names);
+	occ_docker__strv_release(&b->volumes);
+}
+
+static int list_container_ids(struct occ_docker_strv *ids, const struct batch *b,
 			      const char *project, struct occ_error *err)
 {
-	struct occ_docker_strv names = { 0 }, label = { 0 }, name_filter = { 0 };
-	char *next = occ_xasprintf("%s%s", project, OCC_DOCKER_NEXT_SUFFIX);
-	char *prev = occ_xasprintf("%s%s", project, OCC_DOCKER_OLD_SUFFIX);
-	struct occ_docker_resp resp;
-	int ret;
+	int ret = 0;
 
-	occ_docker__strv_push(&names, project);
-	occ_docker__strv_push(&names, next);
-	occ_docker__strv_push(&names, prev);
-	project_filter(&label, project);
-	/* Docker's name filter matches substrings: "<name>" finds all three. */
-	occ_docker__strv_push(&name_filter, project);
-	ret = list_filtered(dk, "containers/json", "all=1&", "label", &label, &resp, err);
-	if (!ret)
-		ret = occ_docker__parse_container_list(ids, resp.body.buf, resp.body.len, project,
-						       &names, err);
-	occ_docker__resp_release(&resp);
-	if (!ret)
-		ret = list_filtered(dk, "containers/json", "all=1&", "name", &name_filter, &resp, err);
-	if (!ret)
-		ret = occ_docker__parse_container_list(ids, resp.body.buf, resp.body.len, project,
-						       &names, err);
-	occ_docker__resp_release(&resp);
-	occ_docker__strv_release(&names);
-	occ_docker__strv_release(&label);
-	occ_docker__strv_release(&name_filter);
-	free(prev);
-	free(next);
+	for (size_t q = Q_CTR_LABEL; !ret && q <= Q_CTR_NAME; q++) {
+		ret = list_status(&b->resp[q], "containers/json", err);
+		if (!ret)
+			ret = occ_docker__parse_container_list(ids, b->resp[q].body.buf,
+							       b->resp[q].body.len, project,
+							       &b->names, err);
+	}
 	return ret;
 }
 
@@ -262,25 +322,22 @@ static int image_env(struct occ_docker *dk, struct occ_kvlist *out, const char *
 	return ret;
 }
 
-/* Inspect one listed container into obs; one that vanished since is skipped. */
-static int observe_container(struct occ_docker *dk, const struct occ_state *desired,
-			     struct occ_observed *obs, const struct occ_kvlist *desired_env,
-			     const char *id, size_t *alloc, struct occ_error *err)
+/* One listed container's inspect into obs; one that vanished since is skipped. */
+static int take_container(struct occ_docker *dk, const struct occ_state *desired,
+			  struct occ_observed *obs, const struct occ_kvlist *desired_env,
+			  const struct occ_docker_resp *resp, const char *id, size_t *alloc,
+			  struct occ_error *err)
 {
-	char *path = object_path("containers", id, "/json");
 	struct occ_docker_brief b;
 	struct occ_kvlist other_env = { 0 };
 	const struct occ_kvlist *env = desired_env;
-	struct occ_docker_resp resp;
-	int ret = occ_docker__call(dk, "GET", path, NULL, &resp, err);
+	int ret = 0;
 
-	if (ret || resp.status == 404)
-		goto out;
-	if (resp.status != 200) {
-		ret = occ_docker__api_error(err, &resp, "cannot inspect container %.12s", id);
-		goto out;
-	}
-	ret = occ_docker__parse_brief(&b, resp.body.buf, resp.body.len, err);
+	if (resp->status == 404)
+		return 0;
+	if (resp->status != 200)
+		return occ_docker__api_error(err, resp, "cannot inspect container %.12s", id);
+	ret = occ_docker__parse_brief(&b, resp->body.buf, resp->body.len, err);
 	if (!ret && b.image_id[0] && !occ_streq(b.image_id, obs->image.id)) {
 		ret = image_env(dk, &other_env, b.image_id, err);
 		env = &other_env;
@@ -288,15 +345,13 @@ static int observe_container(struct occ_docker *dk, const struct occ_state *desi
 	if (ret)
 		goto out;
 	OCC_GROW(obs->containers, obs->n_containers, *alloc);
-	ret = occ_docker__parse_container(&obs->containers[obs->n_containers], resp.body.buf,
-					  resp.body.len, env, desired->name,
+	ret = occ_docker__parse_container(&obs->containers[obs->n_containers], resp->body.buf,
+					  resp->body.len, env, desired->name,
 					  desired->container.container_port, err);
 	if (!ret)
 		obs->n_containers++;
 out:
 	occ_kvlist_release(&other_env);
-	occ_docker__resp_release(&resp);
-	free(path);
 	return ret;
 }
 
@@ -308,16 +363,51 @@ static int cmp_containers(const void *a, const void *b)
 	return c ? c : strcmp(x->id, y->id);
 }
 
+/*
+ * The inspects of the listed containers go out together. With no users
+ * desired and one container listed (a no-op's case), the accounts-marker
+ * probe rides along: it needs only the id, and users_observe uses the
+ * answer when that container turns out to be the project's.
+ */
 static int observe_containers(struct occ_docker *dk, const struct occ_state *desired,
 			      struct occ_observed *obs, const struct occ_kvlist *desired_env,
+			      const struct batch *b, struct occ_docker_marker *marker,
 			      struct occ_error *err)
 {
 	struct occ_docker_strv ids = { 0 };
-	size_t alloc = 0;
-	int ret = list_container_ids(dk, &ids, desired->name, err);
+	struct occ_docker_req req[OCC_DOCKER_PARALLEL] = { 0 };
+	struct occ_docker_resp resp[OCC_DOCKER_PARALLEL];
+	char *path[OCC_DOCKER_PARALLEL] = { 0 };
+	struct occ_error scratch;
+	size_t alloc = 0, n = 0;
+	bool probe;
+	int ret = list_container_ids(&ids, b, desired->name, err);
 
-	for (size_t i = 0; !ret && i < ids.n; i++)
-		ret = observe_container(dk, desired, obs, desired_env, ids.v[i], &alloc, err);
+	occ_error_clear(&scratch);
+
+	for (size_t i = 0; !ret && i < ids.n; i += n) {
+		n = ids.n - i < OCC_DOCKER_PARALLEL ? ids.n - i : OCC_DOCKER_PARALLEL;
+		probe = ids.n == 1 && !desired->n_users;
+		for (size_t k = 0; k < n + probe; k++) {
+			path[k] = k < n ? object_path("containers", ids.v[i + k], "/json")
+					: occ_docker__marker_path(ids.v[i]);
+			req[k].method = k < n ? "GET" : "HEAD";
+			req[k].path = path[k];
+			occ_docker__resp_init(&resp[k]);
+		}
+		ret = occ_docker__http_do_many(dk->http, req, resp, n + probe, err);
+		for (size_t k = 0; !ret && k < n; k++)
+			ret = take_container(dk, desired, obs, desired_env, &resp[k], ids.v[i + k],
+					     &alloc, err);
+		/* A surprising answer is left to users_observe, which asks again. */
+		if (!ret && probe && !occ_docker__marker_answer(&marker->present, &resp[n],
+								ids.v[i], &scratch))
+			snprintf(marker->container, sizeof(marker->container), "%s", ids.v[i]);
+		for (size_t k = 0; k < n + probe; k++) {
+			occ_docker__resp_release(&resp[k]);
+			free(path[k]);
+		}
+	}
 	if (!ret && obs->n_containers > 1)
 		qsort(obs->containers, obs->n_containers, sizeof(*obs->containers),
 		      cmp_containers);
@@ -331,37 +421,20 @@ static int cmp_volumes(const void *a, const void *b)
 		      ((const struct occ_obs_volume *)b)->name);
 }
 
-static int observe_volumes(struct occ_docker *dk, const struct occ_state *desired,
-			   struct occ_observed *obs, struct occ_error *err)
+static int observe_volumes(const struct occ_state *desired, struct occ_observed *obs,
+			   const struct batch *b, struct occ_error *err)
 {
-	struct occ_docker_strv names = { 0 }, label = { 0 };
-	struct occ_docker_resp resp;
-	int ret;
+	int ret = 0;
 
-	for (size_t i = 0; i < desired->n_volumes; i++) {
-		char *name = occ_volume_docker_name(desired, &desired->volumes[i]);
-
-		occ_docker__strv_push(&names, name);
-		free(name);
-	}
-	project_filter(&label, desired->name);
-	ret = list_filtered(dk, "volumes", "", "label", &label, &resp, err);
-	if (!ret)
-		ret = occ_docker__parse_volume_list(&obs->volumes, &obs->n_volumes, resp.body.buf,
-						    resp.body.len, desired->name, &names, err);
-	occ_docker__resp_release(&resp);
-	if (!ret && names.n) {
-		ret = list_filtered(dk, "volumes", "", "name", &names, &resp, err);
+	for (size_t q = Q_VOL_LABEL; !ret && q < b->n; q++) {
+		ret = list_status(&b->resp[q], "volumes", err);
 		if (!ret)
 			ret = occ_docker__parse_volume_list(&obs->volumes, &obs->n_volumes,
-							    resp.body.buf, resp.body.len,
-							    desired->name, &names, err);
-		occ_docker__resp_release(&resp);
+							    b->resp[q].body.buf, b->resp[q].body.len,
+							    desired->name, &b->volumes, err);
 	}
 	if (!ret && obs->n_volumes > 1)
 		qsort(obs->volumes, obs->n_volumes, sizeof(*obs->volumes), cmp_volumes);
-	occ_docker__strv_release(&names);
-	occ_docker__strv_release(&label);
 	return ret;
 }
 
@@ -371,16 +444,21 @@ static int observe(struct occ_driver *d, const struct occ_state *desired,
 	struct occ_docker *dk = occ_docker__from(d);
 	struct occ_kvlist env = { 0 };
 	struct occ_observed obs;
+	struct occ_docker_marker marker = { .present = false };
+	struct batch b;
 	bool found;
 	int ret;
 
 	occ_observed_init(&obs);
+	batch_init(&b, desired);
 	ret = occ_docker__http_negotiate(dk->http, err);
 	if (ret)
 		goto out;
 	obs.api_version = occ_xstrdup(occ_docker__http_api_version(dk->http));
 	obs.daemon_version = occ_xstrdup(occ_docker__http_server_version(dk->http));
-	ret = inspect_image(dk, &obs.image, &env, &found, desired->image.ref, err);
+	ret = occ_docker__http_do_many(dk->http, b.req, b.resp, b.n, err);
+	if (!ret)
+		ret = take_image(&obs.image, &env, &found, &b.resp[Q_IMAGE], desired->image.ref, err);
 	if (ret)
 		goto out;
 	/* The planner needs the image's env too (entries equal to it are satisfied). */
@@ -388,12 +466,13 @@ static int observe(struct occ_driver *d, const struct occ_state *desired,
 	memset(&env, 0, sizeof(env));
 	if (!found)
 		obs.image.ref = occ_xstrdup(desired->image.ref);
-	ret = observe_containers(dk, desired, &obs, &obs.image.env, err);
+	ret = observe_containers(dk, desired, &obs, &obs.image.env, &b, &marker, err);
 	if (!ret)
-		ret = observe_volumes(dk, desired, &obs, err);
+		ret = observe_volumes(desired, &obs, &b, err);
 	if (!ret)
-		ret = occ_docker__users_observe(dk, desired, &obs, err);
+		ret = occ_docker__users_observe(dk, desired, &obs, &marker, err);
 out:
+	batch_release(&b);
 	occ_kvlist_release(&env);
 	if (ret) {
 		occ_observed_release(&obs);

@@ -25,23 +25,35 @@
 #define PING_TIMEOUT_MS    10000L
 #define CONNECT_TIMEOUT_MS 5000L
 
+/* One easy handle and the error buffer it writes to (which must outlive it). */
+struct handle {
+	CURL *c;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
 struct occ_docker_http {
 	struct occ_docker_transport t;
-	CURL *curl;
+	CURL *curl;            /* == one.c: sequential requests */
+	struct handle one;
+	struct handle par[OCC_DOCKER_PARALLEL];  /* concurrent requests, made on first use */
+	CURLM *multi;
 	char api[16];          /* negotiated; "" until then */
 	char daemon_api[16];
 	char server_version[64];  /* from the _ping's Server header */
 	long timeout_ms;
 	bool global_init;      /* curl_global_init() succeeded: clean up once */
-	char errbuf[CURL_ERROR_SIZE];
 	const struct occ_trace_sink *trace; /* the driver's; NULL = none */
 };
 
 /* One request in flight: what the curl callbacks see. */
 struct xfer {
 	struct occ_docker_http *h;
+	struct handle *hd;     /* the easy handle it runs on */
 	const struct occ_docker_req *req;
 	struct occ_docker_resp *resp;
+	struct curl_slist *hdrs;
+	char *url;
+	uint64_t t0;
 	struct occ_error cb_err;
 	int cb_code;           /* a callback failed with this code */
 	bool too_large;
@@ -74,6 +86,7 @@ int occ_docker__transport_from_host(struct occ_docker_transport *out,
 	memset(out, 0, sizeof(*out));
 	out->endpoint = occ_xasprintf("unix://%s", path);
 	out->socket_path = occ_xstrdup(path);
+	out->parallel = true;
 	return 0;
 }
 
@@ -213,7 +226,8 @@ int occ_docker__http_new(struct occ_docker_http **out, struct occ_docker_transpo
 		goto out;
 	}
 	h->global_init = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
-	h->curl = h->global_init ? curl_easy_init() : NULL;
+	h->one.c = h->global_init ? curl_easy_init() : NULL;
+	h->curl = h->one.c;
 	if (!h->curl)
 		ret = occ_error_set(err, OCC_EGENERIC, "cannot initialise libcurl");
 out:
@@ -229,6 +243,14 @@ void occ_docker__http_free(struct occ_docker_http *h)
 {
 	if (!h)
 		return;
+	for (size_t i = 0; i < OCC_DOCKER_PARALLEL; i++) {
+		if (h->multi && h->par[i].c)
+			curl_multi_remove_handle(h->multi, h->par[i].c);
+		if (h->par[i].c)
+			curl_easy_cleanup(h->par[i].c);
+	}
+	if (h->multi)
+		curl_multi_cleanup(h->multi);
 	if (h->curl)
 		curl_easy_cleanup(h->curl);
 	if (h->global_init)
@@ -291,7 +313,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *userp)
 	size_t n = size * nmemb;
 	long status = 0;
 
-	curl_easy_getinfo(x->h->curl, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(x->hd->c, CURLINFO_RESPONSE_CODE, &status);
 	if (x->req->on_data && status >= 200 && status < 300) {
 		x->cb_code = x->req->on_data(x->req->data_ctx, data, n, &x->cb_err);
 		return x->cb_code ? 0 : n;
@@ -328,6 +350,8 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userp)
 	header_value(line, n, "Api-Version", x->resp->api_version,
 		     sizeof(x->resp->api_version));
 	header_value(line, n, "Server", x->resp->server, sizeof(x->resp->server));
+	header_value(line, n, "X-Docker-Container-Path-Stat", x->resp->path_stat,
+		     sizeof(x->resp->path_stat));
 	return n;
 }
 
@@ -373,6 +397,10 @@ static void set_method(CURL *c, const struct occ_docker_req *req, struct xfer *x
 		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
 		return;
 	}
+	if (strcmp(req->method, "HEAD") == 0) {
+		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+		return;
+	}
 	if (strcmp(req->method, "POST") != 0)
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method);
 	if (req->read_body) {
@@ -398,16 +426,16 @@ static void set_options(struct xfer *x, const char *url, struct curl_slist **hdr
 {
 	struct occ_docker_http *h = x->h;
 	const struct occ_docker_req *req = x->req;
-	CURL *c = h->curl;
+	CURL *c = x->hd->c;
 	long timeout = req->timeout_ms ? req->timeout_ms : h->timeout_ms;
 
 	curl_easy_reset(c);
-	h->errbuf[0] = '\0';
+	x->hd->errbuf[0] = '\0';
 	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, h->t.socket_path);
 	curl_easy_setopt(c, CURLOPT_PROXY, "");
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->hd->errbuf);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, CONNECT_TIMEOUT_MS);
 	if (timeout > 0)
 		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, timeout);
@@ -489,50 +517,64 @@ enum occ_docker_fail occ_docker__fail_kind(int curl_code)
 	}
 }
 
-static int perform(struct occ_docker_http *h, const struct occ_docker_req *req,
-		   struct occ_docker_resp *resp, struct occ_error *err)
+static void prepare(struct xfer *x, struct occ_docker_http *h, struct handle *hd,
+		    const struct occ_docker_req *req, struct occ_docker_resp *resp)
 {
-	struct xfer x = { .h = h, .req = req, .resp = resp };
-	struct curl_slist *hdrs = NULL;
-	uint64_t t0 = occ_now_ms();
+	memset(x, 0, sizeof(*x));
+	x->h = h;
+	x->hd = hd;
+	x->req = req;
+	x->resp = resp;
+	x->t0 = occ_now_ms();
+	x->url = req->unversioned ? occ_xasprintf("http://docker%s", req->path)
+				  : occ_xasprintf("http://docker/v%s%s", h->api, req->path);
+	set_options(x, x->url, &x->hdrs);
+}
+
+/* The outcome of a finished transfer (rc: curl's result), traced; frees x's parts. */
+static int finish(struct xfer *x, CURLcode rc, struct occ_error *err)
+{
+	struct occ_docker_http *h = x->h;
+	const struct occ_docker_req *req = x->req;
 	long os_errno = 0;
-	char *url;
-	CURLcode rc;
 	int ret = 0;
 
-	url = req->unversioned ? occ_xasprintf("http://docker%s", req->path)
-			       : occ_xasprintf("http://docker/v%s%s", h->api, req->path);
-	set_options(&x, url, &hdrs);
-	rc = curl_easy_perform(h->curl);
-	if (x.cb_code) {
-		*err = x.cb_err;
-		ret = x.cb_code;
-		goto out;
-	}
-	if (x.too_large) {
+	if (x->cb_code) {
+		*err = x->cb_err;
+		ret = x->cb_code;
+	} else if (x->too_large) {
 		ret = occ_error_set(err, OCC_EAPI,
 				    "the Docker daemon at %s sent a response larger than %u MiB to %s %s",
 				    h->t.endpoint, OCC_DOCKER_MAX_RESPONSE >> 20, req->method, req->path);
-		goto out;
-	}
-	if (rc != CURLE_OK) {
-		curl_easy_getinfo(h->curl, CURLINFO_OS_ERRNO, &os_errno);
+	} else if (rc != CURLE_OK) {
+		curl_easy_getinfo(x->hd->c, CURLINFO_OS_ERRNO, &os_errno);
 		ret = occ_docker__connect_error(err, h->t.endpoint, occ_docker__fail_kind(rc),
 						(int)os_errno,
-						h->errbuf[0] ? h->errbuf : curl_easy_strerror(rc));
+						x->hd->errbuf[0] ? x->hd->errbuf : curl_easy_strerror(rc));
+		/* A tunnelled transport knows why (the SSH host is unreachable). */
 		if (h->t.explain)
 			h->t.explain(h->t.ctx, err);
 		ret = err->code;
-		goto out;
+	} else {
+		curl_easy_getinfo(x->hd->c, CURLINFO_RESPONSE_CODE, &x->resp->status);
 	}
-	curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &resp->status);
-out:
-	trace(h, req, resp->status, t0, ret);
+	trace(h, req, x->resp->status, x->t0, ret);
 	if (!ret)
 		fault_point(req);
-	curl_slist_free_all(hdrs);
-	free(url);
+	curl_slist_free_all(x->hdrs);
+	x->hdrs = NULL;
+	free(x->url);
+	x->url = NULL;
 	return ret;
+}
+
+static int perform(struct occ_docker_http *h, const struct occ_docker_req *req,
+		   struct occ_docker_resp *resp, struct occ_error *err)
+{
+	struct xfer x;
+
+	prepare(&x, h, &h->one, req, resp);
+	return finish(&x, curl_easy_perform(h->curl), err);
 }
 
 int occ_docker__http_negotiate(struct occ_docker_http *h, struct occ_error *err)
@@ -579,6 +621,85 @@ int occ_docker__http_do(struct occ_docker_http *h, const struct occ_docker_req *
 			return ret;
 	}
 	return perform(h, req, resp, err);
+}
+
+static int sequential(struct occ_docker_http *h, const struct occ_docker_req *reqs,
+		      struct occ_docker_resp *resps, size_t n, struct occ_error *err)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < n && !ret; i++)
+		ret = perform(h, &reqs[i], &resps[i], err);
+	return ret;
+}
+
+/* The multi handle and n parallel easy handles, made once and kept. */
+static bool parallel_ready(struct occ_docker_http *h, size_t n)
+{
+	if (!h->multi)
+		h->multi = curl_multi_init();
+	for (size_t i = 0; h->multi && i < n; i++)
+		if (!h->par[i].c && !(h->par[i].c = curl_easy_init()))
+			return false;
+	return h->multi != NULL;
+}
+
+/* Drive the transfers in x[0..n) to their end; rc[i] is each one's result. */
+static void run_multi(struct occ_docker_http *h, struct xfer *x, CURLcode *rc, size_t n)
+{
+	CURLMcode mc = CURLM_OK;
+	CURLMsg *msg;
+	int running = 1, left;
+
+	for (size_t i = 0; i < n; i++) {
+		rc[i] = CURLE_FAILED_INIT;
+		if (curl_multi_add_handle(h->multi, x[i].hd->c) != CURLM_OK)
+			x[i].hd = NULL;
+	}
+	while (running && mc == CURLM_OK) {
+		mc = curl_multi_perform(h->multi, &running);
+		if (running && mc == CURLM_OK)
+			mc = curl_multi_poll(h->multi, NULL, 0, 1000, NULL);
+	}
+	while ((msg = curl_multi_info_read(h->multi, &left)))
+		for (size_t i = 0; msg->msg == CURLMSG_DONE && i < n; i++)
+			if (x[i].hd && x[i].hd->c == msg->easy_handle)
+				rc[i] = msg->data.result;
+	for (size_t i = 0; i < n; i++)
+		if (x[i].hd)
+			curl_multi_remove_handle(h->multi, x[i].hd->c);
+}
+
+int occ_docker__http_do_many(struct occ_docker_http *h, const struct occ_docker_req *reqs,
+			     struct occ_docker_resp *resps, size_t n, struct occ_error *err)
+{
+	struct xfer x[OCC_DOCKER_PARALLEL];
+	CURLcode rc[OCC_DOCKER_PARALLEL];
+	int ret = occ_docker__http_negotiate(h, err);
+
+	if (ret)
+		return ret;
+	if (n < 2 || n > OCC_DOCKER_PARALLEL || !h->t.parallel || !parallel_ready(h, n))
+		return sequential(h, reqs, resps, n, err);
+	for (size_t i = 0; i < n; i++)
+		prepare(&x[i], h, &h->par[i], &reqs[i], &resps[i]);
+	run_multi(h, x, rc, n);
+	for (size_t i = 0; i < n; i++) {
+		struct occ_error e;
+		int r;
+
+		occ_error_clear(&e);
+		if (!x[i].hd) {   /* never added to the multi handle: run it on its own */
+			x[i].hd = &h->par[i];
+			rc[i] = curl_easy_perform(h->par[i].c);
+		}
+		r = finish(&x[i], rc[i], &e);
+		if (r && !ret) {
+			*err = e;
+			ret = r;
+		}
+	}
+	return ret;
 }
 
 const char *occ_docker__http_daemon_api(const struct occ_docker_http *h)
