@@ -729,8 +729,8 @@ END_TEST
 /*
  * Accounts changed inside the container, out of band, are seen by the next
  * diff (the accounts record is keyed by the files' stat, which the change
- * moves); with no users left in the state file, occ's
- * accounts are removed (found through the marker) and others are kept.
+ * moves); users that leave the state file lose their accounts (occ's, found
+ * through the marker) while accounts occ did not make are kept.
  */
 START_TEST(test_users_drift_and_removal)
 {
@@ -754,10 +754,20 @@ START_TEST(test_users_drift_and_removal)
 	run_result_release(&r);
 	free(in_container("sed -i 's/^alice:\\$/alice:!$/' /etc/shadow"));
 	apply_users_ok("~ users[alice].enabled: \"false\" -> \"true\"");
-	write_state("occ-itest:2", "  env: {TZ: UTC}\n", "");
+	/* alice and carol leave, erin arrives: a user stays, so the login mode
+	 * (and the container) stays; removing the very last user would recreate
+	 * the container with login open, from the image's own accounts. */
+	{
+		char *users = occ_xasprintf("users:\n  - name: erin\n    password_hash: \"%s\"\n",
+					    hash_a1);
+
+		write_state("occ-itest:2", "  env: {TZ: UTC}\n", users);
+		free(users);
+	}
 	apply_users_ok("- user alice");
 	passwd = in_container("cat /etc/passwd");
 	ck_assert_msg(!strstr(passwd, "alice:") && !strstr(passwd, "carol:"), "%s", passwd);
+	ck_assert_msg(strstr(passwd, "erin:"), "%s", passwd);
 	ck_assert_msg(strstr(passwd, "dave:x:2000:"), "%s", passwd);
 	free(passwd);
 }
