@@ -583,7 +583,10 @@ START_TEST(test_docker_over_ssh)
 	remote_ms = ping_ms(drv, 200);
 	occ_ssh_get_info(ssh, &info);
 	ck_assert_uint_eq(info.handshakes, 1);
-	ck_assert_msg(info.channels_opened >= 1 && info.channels_opened <= 2,
+	/* One connection for single requests plus the parallel ones observe
+	 * keeps (drivers/docker/http.c), each a channel: bounded, and reused by
+	 * every later request. */
+	ck_assert_msg(info.channels_opened >= 1 && info.channels_opened <= 1 + OCC_DOCKER_PARALLEL,
 		      "%u channels for one driver", info.channels_opened);
 	occ_error_clear(&err);
 	if (occ_docker_open(&local, NULL, &err) == 0 && ping(local, &err) == 0) {
@@ -657,7 +660,7 @@ START_TEST(test_converge_over_ssh)
 	occ_driver_free(d);
 	occ_ssh_get_info(ssh, &after);
 	ck_assert_uint_eq(after.handshakes, before.handshakes);
-	ck_assert_uint_eq(after.channels_opened - before.channels_opened, 1);
+	ck_assert_uint_le(after.channels_opened - before.channels_opened, 1 + OCC_DOCKER_PARALLEL);
 	occ_state_free(st);
 }
 END_TEST
