@@ -55,12 +55,15 @@ void occ_ssh__target_release(struct occ_ssh_target *t)
 
 void occ_ssh__fingerprint(char *out, size_t cap, const unsigned char *key, size_t len)
 {
+	/* SHA-256: 32 bytes, 44 characters of base64 (one '=' of padding). */
 	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned char b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
+	unsigned char b64[4 * ((32 + 2) / 3) + 1];
 	unsigned int md_len = 0;
 	int n;
 
 	EVP_Digest(key, len, md, &md_len, EVP_sha256(), NULL);
+	if (md_len > 32)
+		md_len = 32;
 	n = EVP_EncodeBlock(b64, md, (int)md_len);
 	while (n > 0 && b64[n - 1] == '=')
 		b64[--n] = '\0';
