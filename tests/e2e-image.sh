@@ -13,8 +13,10 @@
 #      credentials, 200 with each user's, /healthz 200 without; server-sent
 #      events and a websocket pass through the front; a disabled
 #      user: 401 for them only; /global/health reports the pinned opencode
-#      version; a session made through the API survives a recreate, and an
-#      image built from another embedded Dockerfile (an older occ) is rebuilt.
+#      version; a session made through the API survives a recreate, an
+#      image built from another embedded Dockerfile (an older occ) is rebuilt,
+#      and `occ update` moves the service to a new image when a build input
+#      changes (health-gated; the session and the logins survive it).
 #   3. Fail closed: the image run without OCC_LOGIN=open (or with another
 #      value) asks for a login even with no accounts; occ refuses a
 #      non-loopback bind without users; a build whose opencode download does
@@ -261,6 +263,26 @@ body "$URL/session" "alice:alice-pw-1" | grep -q "\"$title\"" || fail "the sessi
 "$OCC" diff --exit-code -f "$STATE" >/dev/null || fail "not converged after the rebuild"
 echo "   ok: rebuilt, data kept, converged"
 docker rmi "$relabelled" >/dev/null   # untagged now; it would pin the old layers
+
+step "occ update: a changed build input, behind the health gate, data kept"
+"$OCC" update --check -f "$STATE" >/dev/null || fail "occ update --check: not current after apply"
+# A build argument the Dockerfile does not use: the same layers, but new build
+# inputs (their hash is the image's label), so a new image and a recreate.
+"$OCC" config set image.build.args.OCC_E2E_UPDATE "$$" -f "$STATE" >/dev/null
+rc=0
+"$OCC" update --check -f "$STATE" >/dev/null || rc=$?
+[ "$rc" = 2 ] || fail "occ update --check after a build input changed: exit $rc, want 2"
+old_image=$(docker inspect -f '{{.Image}}' "$PROJECT")
+t0=$(now)
+"$OCC" update --yes -f "$STATE" >"$WORK/update.log" 2>&1 ||
+	{ tail -20 "$WORK/update.log" >&2; fail "occ update"; }
+echo "   update to healthy: $(since "$t0")"
+[ "$(docker inspect -f '{{.Image}}' "$PROJECT")" != "$old_image" ] ||
+	fail "occ update left the container on its old image"
+body "$URL/session" "alice:alice-pw-1" | grep -q "\"$title\"" || fail "the session is gone after occ update"
+expect_code 401 "/ as disabled bob after occ update" "$URL/" "bob:bob-pw-2"
+"$OCC" update --check -f "$STATE" >/dev/null || fail "occ update --check: not current after the update"
+echo "   ok: updated, data and logins kept"
 
 t0=$(now)
 docker stop "$PROJECT" >/dev/null
