@@ -389,9 +389,10 @@ static const struct option set_long[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* After an edit: warn about exposure, say what the change means, apply. */
+/* After an edit: warn about exposure, say what the change means, apply.
+ * path: the key set (NULL for other edits). */
 static int after_edit(struct occ_cli *cli, struct occ_cli_txn *t, const char *before_hash,
-		      bool apply, const char *operation)
+		      bool apply, const char *operation, const char *path)
 {
 	struct occ_apply_opts ao = { 0 };
 	char after[OCC_HASH_HEX_LEN + 1];
@@ -408,6 +409,10 @@ static int after_edit(struct occ_cli *cli, struct occ_cli_txn *t, const char *be
 	if (strcmp(before_hash, after) != 0)
 		occ_cli_info(cli, "this change needs a new container: the next 'occ apply' recreates "
 			     "it (or pass --apply)\n");
+	else if (path && occ_starts_with(path, "image.build."))
+		/* A build input: apply uses the image as it is; update rebuilds. */
+		occ_cli_info(cli, "saved; 'occ update' builds the image again from it and moves "
+			     "the service to the new image\n");
 	else
 		occ_cli_info(cli, "saved; 'occ apply' (or --apply) puts it into effect\n");
 	return 0;
@@ -432,7 +437,7 @@ static int config_set(struct occ_cli *cli, int argc, char **argv)
 	spec_hash(cli->state, before);
 	ret = occ_cli_txn_set(&t, argv[first], argv[first + 1], style_for(argv[first]));
 	if (ret == 0)
-		ret = after_edit(cli, &t, before, o.apply, "config set");
+		ret = after_edit(cli, &t, before, o.apply, "config set", argv[first]);
 	occ_cli_txn_end(&t);
 	return ret;
 }
@@ -455,7 +460,7 @@ static int config_reset(struct occ_cli *cli, int argc, char **argv)
 		return ret;
 	spec_hash(cli->state, before);
 	occ_cli_txn_replace(&t, occ_cli_default_state_text());
-	ret = after_edit(cli, &t, before, false, "config reset");
+	ret = after_edit(cli, &t, before, false, "config reset", NULL);
 	if (ret == 0)
 		occ_cli_info(cli, "the previous file is %s.bak\n", cli->file);
 	occ_cli_txn_end(&t);
@@ -488,7 +493,7 @@ static int env_set(struct occ_cli *cli, int argc, char **argv)
 		free(path);
 	}
 	if (ret == 0)
-		ret = after_edit(cli, &t, before, o.apply, "config env set");
+		ret = after_edit(cli, &t, before, o.apply, "config env set", NULL);
 	occ_cli_txn_end(&t);
 	return ret;
 }
@@ -515,7 +520,7 @@ static int env_unset(struct occ_cli *cli, int argc, char **argv)
 		free(path);
 	}
 	if (ret == 0)
-		ret = after_edit(cli, &t, before, o.apply, "config env unset");
+		ret = after_edit(cli, &t, before, o.apply, "config env unset", NULL);
 	occ_cli_txn_end(&t);
 	return ret;
 }

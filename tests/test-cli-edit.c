@@ -88,6 +88,11 @@ static const struct edit_case cases[] = {
 	{ BASE, { "mount", "add", "/tmp:work" }, 64, BASE, "must be absolute" },
 	{ BASE, { "mount", "add", "/tmp:/work:rx" }, 64, BASE, "unknown mount option 'rx'" },
 	{ BASE, { "config", "reset" }, 1, BASE, "not confirmed" },
+	/* A build input changes no container: occ update rebuilds. */
+	{ "version: 1\nimage:\n  build: {context: embedded}\n",
+	  { "config", "set", "image.build.args.X", "1" }, 0,
+	  "version: 1\nimage:\n  build: {context: embedded, args: {X: \"1\"}}\n",
+	  "'occ update' builds the image again" },
 	/* occ host: the first remote host also lists 'local', so this machine
 	 * stays managed; removing the last remote host drops the list again. */
 	{ BASE, { "host", "add", "lab", "root@10.0.0.5", "-p", "2222", "--no-test" }, 0,
