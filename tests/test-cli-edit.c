@@ -133,17 +133,6 @@ static char *state_path(void)
 	return occ_xasprintf("%s/state.yaml", tmp);
 }
 
-static char *slurp(const char *path)
-{
-	struct occ_error err;
-	size_t len;
-	char *buf = NULL;
-
-	occ_error_clear(&err);
-	ck_assert_msg(occ_read_file(path, 1 << 20, &buf, &len, &err) == 0, "%s", err.msg);
-	return buf;
-}
-
 START_TEST(test_edit_case)
 {
 	const struct edit_case *c = &cases[_i];
@@ -161,7 +150,7 @@ START_TEST(test_edit_case)
 	run_occ(&r, args);
 	ck_assert_msg(r.status == c->status, "case %d: exit %d, want %d\n%s%s", _i, r.status,
 		      c->status, r.out.buf, r.err.buf);
-	after = slurp(path);
+	after = read_text(path);
 	ck_assert_msg(strcmp(after, c->output) == 0, "case %d: file is\n%s\nwant\n%s", _i, after,
 		      c->output);
 	if (c->err_has)
@@ -191,7 +180,7 @@ START_TEST(test_user_add_password_stdin)
 	ck_assert_msg(r.status == 0, "%s", r.err.buf);
 	ck_assert_ptr_null(strstr(r.out.buf, "correct horse"));
 	ck_assert_ptr_null(strstr(r.err.buf, "correct horse"));
-	after = slurp(path);
+	after = read_text(path);
 	ck_assert_msg(strncmp(after, BASE, strlen(BASE)) == 0, "existing text changed:\n%s", after);
 	ck_assert_ptr_null(strstr(after, "correct horse"));
 	hash = strstr(after, "password_hash: ");
@@ -229,7 +218,7 @@ START_TEST(test_user_add_generate)
 	pw += strlen("generated password for carol: ");
 	pw[strcspn(pw, "\n")] = '\0';
 	ck_assert_int_eq((int)strlen(pw), 24);
-	after = slurp(path);
+	after = read_text(path);
 	ck_assert_ptr_null(strstr(after, pw));
 	ck_assert_ptr_nonnull(strstr(after, "name: carol"));
 	run_result_release(&r);
@@ -250,7 +239,7 @@ START_TEST(test_user_add_no_terminal)
 	run_occ(&r, args);
 	ck_assert_int_eq(r.status, 64);
 	ck_assert_ptr_nonnull(strstr(r.err.buf, "--password-stdin"));
-	after = slurp(path);
+	after = read_text(path);
 	ck_assert_str_eq(after, BASE);
 	run_result_release(&r);
 	free(after);
@@ -274,7 +263,7 @@ START_TEST(test_mount_add_list_remove)
 	ck_assert_msg(r.status == 0, "%s", r.err.buf);
 	ck_assert_ptr_nonnull(strstr(r.err.buf, "recreates the container"));
 	run_result_release(&r);
-	after = slurp(path);
+	after = read_text(path);
 	want = occ_xasprintf(BASE "mounts:\n  - source: %s\n    target: /home/opencode/src\n"
 			     "    readonly: true\n", src);
 	ck_assert_str_eq(after, want);
@@ -286,7 +275,7 @@ START_TEST(test_mount_add_list_remove)
 	run_occ(&r, rm);
 	ck_assert_int_eq(r.status, 0);
 	run_result_release(&r);
-	after = slurp(path);
+	after = read_text(path);
 	ck_assert_str_eq(after, BASE "mounts: []\n");
 	free(after);
 	free(want);
@@ -309,7 +298,7 @@ START_TEST(test_config_show_get_bak)
 	run_occ(&r, set);
 	ck_assert_int_eq(r.status, 0);
 	run_result_release(&r);
-	text = slurp(bak);
+	text = read_text(bak);
 	ck_assert_str_eq(text, BASE);
 	free(text);
 	run_occ(&r, show);

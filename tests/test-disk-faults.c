@@ -25,26 +25,15 @@ static void sh(const char *cmd)
 	ck_assert_msg(system(cmd) == 0, "'%s' failed", cmd);
 }
 
-static char *slurp(const char *path)
-{
-	struct occ_error err;
-	char *buf = NULL;
-	size_t len;
-
-	occ_error_clear(&err);
-	ck_assert_msg(occ_read_file(path, 1 << 20, &buf, &len, &err) == 0, "%s", err.msg);
-	return buf;
-}
-
 struct snapshot {
 	char *state, *bak, *journal;
 };
 
 static void take(struct snapshot *s)
 {
-	s->state = slurp(state_path);
-	s->bak = slurp(bak_path);
-	s->journal = slurp(journal_path);
+	s->state = read_text(state_path);
+	s->bak = read_text(bak_path);
+	s->journal = read_text(journal_path);
 }
 
 static void same(const struct snapshot *a, const char *what)

@@ -26,15 +26,9 @@ static int port;
 
 static char *docker_out(const char *const *argv)
 {
-	struct run_result r;
-	char *s;
+	char *s = capture_out(argv);
 
-	run_prog(&r, argv);
-	ck_assert_msg(r.status == 0, "%s %s failed: %s", argv[0], argv[1], r.err.buf);
-	s = occ_strbuf_detach(&r.out);
-	while (*s && s[strlen(s) - 1] == '\n')
-		s[strlen(s) - 1] = '\0';
-	run_result_release(&r);
+	ck_assert_msg(s != NULL, "%s %s failed", argv[0], argv[1]);
 	return s;
 }
 

@@ -37,49 +37,13 @@ static int port, lab_index = 1;
 static pid_t watcher = -1;
 static char *out_log, *err_log;
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-static char *slurp(const char *path)
-{
-	struct occ_error err;
-	char *buf = NULL;
-	size_t len;
-
-	occ_error_clear(&err);
-	if (occ_read_file(path, 64u << 20, &buf, &len, &err) != 0)
-		return occ_xstrdup("");
-	return buf;
-}
-
-/* A program's trimmed stdout, or NULL when it fails. */
-static char *capture(const char *const *argv)
-{
-	struct run_result r;
-	char *s = NULL;
-
-	run_prog(&r, argv);
-	if (r.status == 0) {
-		s = occ_strbuf_detach(&r.out);
-		while (*s && s[strlen(s) - 1] == '\n')
-			s[strlen(s) - 1] = '\0';
-	}
-	run_result_release(&r);
-	return s;
-}
-
 /* docker inspect -f fmt of the project's container, here (remote false) or
  * on the lab host (through its socket, as root: the test's own view). */
 static char *inspect(bool remote, const char *fmt)
 {
 	char *host = occ_xasprintf("unix://%s", remote ? lab_socket : "/var/run/docker.sock");
 	const char *argv[] = { "docker", "-H", host, "inspect", "-f", fmt, project, NULL };
-	char *s = capture(argv);
+	char *s = capture_out(argv);
 
 	free(host);
 	return s;
@@ -121,7 +85,7 @@ static void lab(const char *what)
 		while (!(ok_ = (cond)) && occ_now_ms() < until_)                  \
 			sleep_ms(POLL_MS);                                        \
 		if (!ok_ && err_log) {                                            \
-			char *log_ = slurp(err_log);                              \
+			char *log_ = read_text_or_empty(err_log);                              \
 			size_t n_ = strlen(log_);                                 \
 			fprintf(stderr, "---- watcher log ----\n%s\n----\n",     \
 				log_ + (n_ > 4096 ? n_ - 4096 : 0));              \
@@ -272,14 +236,14 @@ START_TEST(test_unknown_host_key_refused_then_accepted)
 	ck_assert_msg(strstr(r.out.buf, "host local") || strstr(r.out.buf, "No changes"),
 		      "%s", r.out.buf);
 	run_result_release(&r);
-	kh = slurp(known_hosts);
+	kh = read_text_or_empty(known_hosts);
 	ck_assert_str_eq(kh, "");
 	free(kh);
 
 	OCC(&r, "host", "test", "lab", "--accept-new");
 	ck_assert_msg(r.status == 0, "accept-new failed (%d):\n%s", r.status, r.err.buf);
 	run_result_release(&r);
-	kh = slurp(known_hosts);
+	kh = read_text_or_empty(known_hosts);
 	ck_assert_msg(strstr(kh, lab_addr) && strstr(kh, "ssh-ed25519"), "not recorded: %s", kh);
 	free(kh);
 
@@ -300,20 +264,20 @@ START_TEST(test_changed_host_key_always_refused)
 	ck_assert_int_eq(r.status, 0);
 	run_result_release(&r);
 	line = occ_xasprintf("%s.pub", keyfile);
-	pub = slurp(line);
+	pub = read_text_or_empty(line);
 	free(line);
 	/* "ssh-ed25519 AAAA... comment" -> the lab's address with another key. */
 	*strchr(strchr(pub, ' ') + 1, ' ') = '\0';
 	line = occ_xasprintf("%s %s\n", lab_addr, pub);
 	write_text(known_hosts, line);
-	before = slurp(known_hosts);
+	before = read_text_or_empty(known_hosts);
 
 	OCC(&r, "host", "test", "lab", "--accept-new");
 	ck_assert_int_eq(r.status, 1);
 	ck_assert_msg(strstr(r.err.buf, "CHANGED") || strstr(r.err.buf, "changed"),
 		      "not loud about a changed key:\n%s", r.err.buf);
 	run_result_release(&r);
-	after = slurp(known_hosts);
+	after = read_text_or_empty(known_hosts);
 	ck_assert_str_eq(before, after);
 
 	trust_lab_key();
@@ -418,7 +382,7 @@ START_TEST(test_one_host_commands)
 	{
 		const char *argv[] = { "sh", "-c", passwd_cmd, NULL };
 
-		passwd = capture(argv);
+		passwd = capture_out(argv);
 	}
 	ck_assert_msg(passwd && strstr(passwd, "bob:"), "bob is not on the lab host: %s",
 		      passwd ? passwd : "(exec failed)");
@@ -448,7 +412,7 @@ START_TEST(test_host_add_connects_first)
 	ck_assert_int_eq(r.status, 1);
 	ck_assert_msg(strstr(r.err.buf, "nothing was written"), "%s", r.err.buf);
 	run_result_release(&r);
-	text = slurp(file);
+	text = read_text_or_empty(file);
 	ck_assert_str_eq(text, "version: 1\nname: occ-remote-add\n");
 	free(text);
 
@@ -460,10 +424,10 @@ START_TEST(test_host_add_connects_first)
 	}
 	ck_assert_msg(r.status == 0, "host add: %d\n%s", r.status, r.err.buf);
 	run_result_release(&r);
-	text = slurp(file);
+	text = read_text_or_empty(file);
 	ck_assert_msg(strstr(text, "  - name: local\n  - name: lab2\n"), "%s", text);
 	free(text);
-	text = slurp(known_hosts);
+	text = read_text_or_empty(known_hosts);
 	ck_assert_msg(strstr(text, lab_addr), "%s", text);
 	free(text);
 	trust_lab_key();
@@ -501,7 +465,7 @@ START_TEST(test_open_forwards_the_service)
 		uint64_t until = occ_now_ms() + 20000;
 
 		while (!body && occ_now_ms() < until) {
-			body = capture(curl);
+			body = capture_out(curl);
 			if (!body)
 				sleep_ms(200);
 		}
@@ -509,7 +473,7 @@ START_TEST(test_open_forwards_the_service)
 	kill(pid, SIGTERM);
 	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
 	{
-		char *out = slurp(log);
+		char *out = read_text_or_empty(log);
 
 		ck_assert_msg(body != NULL, "nothing answered at %s; occ open said:\n%s", url, out);
 		ck_assert_msg(strstr(out, "127.0.0.1"), "%s", out);
@@ -558,7 +522,7 @@ static bool setup_lab(void)
 
 	if (access(path, R_OK) != 0)
 		return false;
-	text = slurp(path);
+	text = read_text_or_empty(path);
 	lab_dir = occ_path_dirname(path);
 	{
 		char *first = env_value(text, "OCC_LAB_FIRST");

@@ -21,17 +21,6 @@
 
 static char *tmp;
 
-static char *read_text(const char *path)
-{
-	char *buf = NULL;
-	size_t n = 0;
-	struct occ_error err;
-
-	occ_error_clear(&err);
-	ck_assert_msg(occ_read_file(path, 1 << 20, &buf, &n, &err) == 0, "cannot read %s", path);
-	return buf;
-}
-
 static void expect(int status, const char *err_has, const char *const *args)
 {
 	struct run_result r;

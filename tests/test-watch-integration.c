@@ -39,60 +39,24 @@ static char *status_path;
 static int port;
 static pid_t watcher = -1;
 
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-/* The docker CLI's answer, trimmed; NULL when it fails. */
-static char *docker_try(const char *const *argv)
-{
-	struct run_result r;
-	char *s = NULL;
-
-	run_prog(&r, argv);
-	if (r.status == 0) {
-		s = occ_strbuf_detach(&r.out);
-		while (*s && s[strlen(s) - 1] == '\n')
-			s[strlen(s) - 1] = '\0';
-	}
-	run_result_release(&r);
-	return s;
-}
-
 static char *inspect(const char *fmt)
 {
 	const char *argv[] = { "docker", "inspect", "-f", fmt, project, NULL };
 
-	return docker_try(argv);
+	return capture_out(argv);
 }
 
 static void docker_ok(const char *const *argv)
 {
-	char *s = docker_try(argv);
+	char *s = capture_out(argv);
 
 	ck_assert_msg(s != NULL, "%s %s %s failed", argv[0], argv[1], argv[2]);
 	free(s);
 }
 
-static char *slurp(const char *path)
-{
-	struct occ_error err;
-	char *buf = NULL;
-	size_t len;
-
-	occ_error_clear(&err);
-	if (occ_read_file(path, 64u << 20, &buf, &len, &err) != 0)
-		return occ_xstrdup("");
-	return buf;
-}
-
 static bool file_has(const char *path, const char *needle)
 {
-	char *text = slurp(path);
+	char *text = read_text_or_empty(path);
 	bool ok = strstr(text, needle) != NULL;
 
 	free(text);
@@ -101,7 +65,7 @@ static bool file_has(const char *path, const char *needle)
 
 static bool log_has(const char *needle)
 {
-	char *log = slurp(err_log);
+	char *log = read_text_or_empty(err_log);
 	bool ok = strstr(log, needle) != NULL;
 
 	free(log);
@@ -111,7 +75,7 @@ static bool log_has(const char *needle)
 /* The log from offset on (what the watcher said since a mark). */
 static size_t log_mark(void)
 {
-	char *log = slurp(err_log);
+	char *log = read_text_or_empty(err_log);
 	size_t n = strlen(log);
 
 	free(log);
@@ -120,7 +84,7 @@ static size_t log_mark(void)
 
 static bool log_has_since(size_t mark, const char *needle)
 {
-	char *log = slurp(err_log);
+	char *log = read_text_or_empty(err_log);
 	bool ok = strlen(log) >= mark && strstr(log + mark, needle) != NULL;
 
 	free(log);
@@ -129,7 +93,7 @@ static bool log_has_since(size_t mark, const char *needle)
 
 static void dump_log(void)
 {
-	char *log = slurp(err_log);
+	char *log = read_text_or_empty(err_log);
 	size_t n = strlen(log);
 
 	fprintf(stderr, "---- watcher log (last 4 KiB) ----\n%s\n----\n", log + (n > 4096 ? n - 4096 : 0));
@@ -264,7 +228,7 @@ START_TEST(test_watch_converges_from_nothing)
 	/* Includes building the test image. */
 	WAIT_FOR(running() && env_has("TZ=UTC"), 120000, "the watcher did not converge");
 	WAIT_FOR(file_exists(status_path), 10000, "no status file at %s", status_path);
-	status = slurp(status_path);
+	status = read_text_or_empty(status_path);
 	ck_assert_msg(strstr(status, "\"format_version\":1"), "%s", status);
 	ck_assert_msg(strstr(status, "\"name\":\"local\""), "%s", status);
 	free(status);
@@ -289,7 +253,7 @@ END_TEST
 /* "<state_path>:L:C: " followed by what, somewhere in the log since mark. */
 static bool log_has_position(size_t mark, const char *what)
 {
-	char *log = slurp(err_log);
+	char *log = read_text_or_empty(err_log);
 	char *p = strlen(log) >= mark ? log + mark : log;
 	bool ok = false;
 

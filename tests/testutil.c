@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Read both pipes until both close, without deadlocking on a full pipe. */
@@ -141,6 +142,52 @@ void write_text(const char *path, const char *text)
 	ck_assert_msg(fp != NULL, "cannot write %s", path);
 	fputs(text, fp);
 	ck_assert_int_eq(fclose(fp), 0);
+}
+
+char *read_text(const char *path)
+{
+	struct occ_error err;
+	char *buf = NULL;
+	size_t len;
+
+	occ_error_clear(&err);
+	ck_assert_msg(occ_read_file(path, 64u << 20, &buf, &len, &err) == 0, "%s", err.msg);
+	return buf;
+}
+
+char *read_text_or_empty(const char *path)
+{
+	struct occ_error err;
+	char *buf = NULL;
+	size_t len;
+
+	occ_error_clear(&err);
+	if (occ_read_file(path, 64u << 20, &buf, &len, &err) != 0)
+		return occ_xstrdup("");
+	return buf;
+}
+
+char *capture_out(const char *const *argv)
+{
+	struct run_result r;
+	char *s = NULL;
+
+	run_prog(&r, argv);
+	if (r.status == 0) {
+		s = occ_strbuf_detach(&r.out);
+		while (*s && s[strlen(s) - 1] == '\n')
+			s[strlen(s) - 1] = '\0';
+	}
+	run_result_release(&r);
+	return s;
+}
+
+void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
 }
 
 void set_test_env(const char *dir, bool real_docker)

@@ -22,6 +22,17 @@ void run_result_release(struct run_result *r);
 /* Write a file (test setup); aborts the test on failure. */
 void write_text(const char *path, const char *text);
 
+/* A file's content (caller frees): read_text fails the test when it cannot
+ * be read, read_text_or_empty gives "" instead. */
+char *read_text(const char *path);
+char *read_text_or_empty(const char *path);
+
+/* A program's stdout with its last line breaks cut, or NULL when it exits
+ * non-zero (caller frees). */
+char *capture_out(const char *const *argv);
+
+void sleep_ms(long ms);
+
 /* Point occ run by the tests at dir: XDG_CONFIG_HOME=dir/config,
  * XDG_DATA_HOME=dir/data, NO_COLOR; DOCKER_HOST at a socket that does not
  * exist unless real_docker (then the default daemon). */
