@@ -32,21 +32,6 @@ static void daemon_ctl(const char *verb)
 	free(cmd);
 }
 
-static char *sh_out(const char *cmd)
-{
-	const char *argv[] = { "sh", "-c", cmd, NULL };
-	struct run_result r;
-	char *s;
-
-	run_prog(&r, argv);
-	ck_assert_msg(r.status == 0, "'%s' failed (%d): %s", cmd, r.status, r.err.buf);
-	s = occ_strbuf_detach(&r.out);
-	while (*s && s[strlen(s) - 1] == '\n')
-		s[strlen(s) - 1] = '\0';
-	run_result_release(&r);
-	return s;
-}
-
 static void write_state(const char *tz)
 {
 	char *text = occ_xasprintf(
@@ -76,7 +61,7 @@ static void assert_converged(void)
 {
 	const char *diff[] = { "diff", "--exit-code", "-f", state_path, NULL };
 	char *cmd = occ_xasprintf("docker -H unix://%s ps -a --format '{{.Names}} {{.State}}'", sock);
-	char *got = sh_out(cmd), *want = occ_xasprintf("%s running", project);
+	char *got = sh_ok(cmd), *want = occ_xasprintf("%s running", project);
 
 	occ_ok(diff);
 	ck_assert_msg(strcmp(got, want) == 0, "containers:\n%s", got);
@@ -169,7 +154,7 @@ static void setup(void)
 			    OCC_SOURCE_DIR, ctx_dir, ctx_dir);
 	ck_assert_int_eq(system(cmd), 0);
 	free(cmd);
-	hash = sh_out("openssl passwd -6 -salt daemonAsalt alice");
+	hash = sh_ok("openssl passwd -6 -salt daemonAsalt alice");
 	daemon_ctl("start");
 	set_test_env(tmp, true);
 	cmd = occ_xasprintf("unix://%s", sock);

@@ -36,21 +36,6 @@
 static char *tmp, *ctx_dir, *state_path, *project, *image_ref, *hash_alice, *hash_bob;
 static int port;
 
-static char *sh_out(const char *cmd)
-{
-	const char *argv[] = { "sh", "-c", cmd, NULL };
-	struct run_result r;
-	char *s;
-
-	run_prog(&r, argv);
-	ck_assert_msg(r.status == 0, "'%s' failed (%d): %s", cmd, r.status, r.err.buf);
-	s = occ_strbuf_detach(&r.out);
-	while (*s && s[strlen(s) - 1] == '\n')
-		s[strlen(s) - 1] = '\0';
-	run_result_release(&r);
-	return s;
-}
-
 /* A first account, listed before the others, gets the lowest uid; once it
  * is gone, alice and bob keep theirs (1001, 1002), which a fresh container
  * would not give them (1000, 1001): so the accounts show whether a recreate
@@ -98,7 +83,7 @@ static char *project_containers(void)
 		"{ docker ps -a --filter label=dev.opencode-cloud.project=%s --format '{{.Names}} {{.State}}';"
 		"  docker ps -a --filter name=%s --format '{{.Names}} {{.State}}'; } | sort -u",
 		project, project);
-	char *out = sh_out(cmd);
+	char *out = sh_ok(cmd);
 
 	free(cmd);
 	return out;
@@ -151,7 +136,7 @@ static int apply_killed_after(int i)
 static char *in_container(const char *cmd)
 {
 	char *full = occ_xasprintf("docker exec %s sh -c '%s'", project, cmd);
-	char *out = sh_out(full);
+	char *out = sh_ok(full);
 
 	free(full);
 	return out;
@@ -244,7 +229,7 @@ static char *journal_since(int skip)
 {
 	char *path = journal_path();
 	char *cmd = occ_xasprintf("tail -n +%d %s | cut -f3", skip + 1, path);
-	char *out = sh_out(cmd);
+	char *out = sh_ok(cmd);
 
 	free(cmd);
 	free(path);
@@ -255,7 +240,7 @@ static int journal_count(void)
 {
 	char *path = journal_path();
 	char *cmd = occ_xasprintf("cat %s 2>/dev/null | wc -l", path);
-	char *out = sh_out(cmd);
+	char *out = sh_ok(cmd);
 	long n = 0;
 
 	ck_assert_int_eq(occ_parse_long(out, 0, 1L << 30, &n), 0);
@@ -385,8 +370,8 @@ static void setup(void)
 			    OCC_SOURCE_DIR, ctx_dir, ctx_dir);
 	ck_assert_int_eq(system(cmd), 0);
 	free(cmd);
-	hash_alice = sh_out("openssl passwd -6 -salt faultAsalt alice");
-	hash_bob = sh_out("openssl passwd -6 -salt faultBsalt bob");
+	hash_alice = sh_ok("openssl passwd -6 -salt faultAsalt alice");
+	hash_bob = sh_ok("openssl passwd -6 -salt faultBsalt bob");
 	set_test_env(tmp, true);
 	unsetenv("OCC_FAULT_KILL_AFTER");
 	unsetenv("OCC_FAULT_STOP_AFTER");

@@ -22,20 +22,6 @@
 static char *tmp, *state, *project, *ctx, *ref, *prev_tag;
 static int port;
 
-static char *sh_out(const char *cmd)
-{
-	const char *argv[] = { "sh", "-c", cmd, NULL };
-	struct run_result r;
-	char *s;
-
-	run_prog(&r, argv);
-	s = occ_strbuf_detach(&r.out);
-	while (*s && s[strlen(s) - 1] == '\n')
-		s[strlen(s) - 1] = '\0';
-	run_result_release(&r);
-	return s;
-}
-
 /* docker inspect -f FORMAT OBJECT */
 static char *inspect(const char *what, const char *format, const char *object)
 {

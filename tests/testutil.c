@@ -167,19 +167,46 @@ char *read_text_or_empty(const char *path)
 	return buf;
 }
 
+/* r's stdout, its last line breaks cut; releases r. */
+static char *take_out(struct run_result *r)
+{
+	char *s = occ_strbuf_detach(&r->out);
+
+	while (*s && s[strlen(s) - 1] == '\n')
+		s[strlen(s) - 1] = '\0';
+	run_result_release(r);
+	return s;
+}
+
 char *capture_out(const char *const *argv)
 {
 	struct run_result r;
-	char *s = NULL;
 
 	run_prog(&r, argv);
-	if (r.status == 0) {
-		s = occ_strbuf_detach(&r.out);
-		while (*s && s[strlen(s) - 1] == '\n')
-			s[strlen(s) - 1] = '\0';
+	if (r.status != 0) {
+		run_result_release(&r);
+		return NULL;
 	}
-	run_result_release(&r);
-	return s;
+	return take_out(&r);
+}
+
+char *sh_out(const char *cmd)
+{
+	const char *argv[] = { "sh", "-c", cmd, NULL };
+	struct run_result r;
+
+	run_prog(&r, argv);
+	return take_out(&r);
+}
+
+char *sh_ok(const char *cmd)
+{
+	const char *argv[] = { "sh", "-c", cmd, NULL };
+	struct run_result r;
+
+	run_prog(&r, argv);
+	ck_assert_msg(r.status == 0, "'%s' failed (%d): %s", cmd, r.status, r.err.buf);
+	return take_out(&r);
 }
 
 void sleep_ms(long ms)

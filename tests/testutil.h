@@ -31,6 +31,11 @@ char *read_text_or_empty(const char *path);
  * non-zero (caller frees). */
 char *capture_out(const char *const *argv);
 
+/* sh -c cmd: its stdout with the last line breaks cut (caller frees);
+ * sh_ok also fails the test unless it exits 0. */
+char *sh_out(const char *cmd);
+char *sh_ok(const char *cmd);
+
 void sleep_ms(long ms);
 
 /* Point occ run by the tests at dir: XDG_CONFIG_HOME=dir/config,
