@@ -20,6 +20,7 @@
 #include <netinet/tcp.h>
 #include <openssl/evp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -473,9 +474,11 @@ static void inspect_key(struct keyfile *k, const char *path)
 }
 
 /* Ask for a passphrase on /dev/tty, echo off. Caller frees (and wipes). */
-static int read_passphrase(char **out, const char *path, struct occ_error *err)
+static int read_passphrase(char **out, const char *path, const char *label,
+			   struct occ_error *err)
 {
-	char buf[1024], *prompt = occ_xasprintf("Enter passphrase for key '%s': ", path);
+	char buf[1024];
+	char *prompt = occ_xasprintf("Enter passphrase for key '%s' of %s: ", path, label);
 	struct termios old, quiet;
 	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC | O_NOCTTY);
 	size_t n = 0;
@@ -510,15 +513,25 @@ out:
 	return ret;
 }
 
+/* Hosts connect side by side: one question on the terminal at a time. */
+static pthread_mutex_t ask_mu = PTHREAD_MUTEX_INITIALIZER;
+
 /* The caller's prompt when it gave one (the CLI's), else /dev/tty. */
 static int ask_passphrase(char **out, const struct occ_ssh_target *t, const char *path,
 			  struct occ_error *err)
 {
 	char buf[1024];
+	int rc;
 
-	if (!t->ask)
-		return read_passphrase(out, path, err);
-	if (t->ask(t->ask_ctx, path, buf, sizeof(buf)) != 0) {
+	pthread_mutex_lock(&ask_mu);
+	if (!t->ask) {
+		rc = read_passphrase(out, path, t->label, err);
+		pthread_mutex_unlock(&ask_mu);
+		return rc;
+	}
+	rc = t->ask(t->ask_ctx, path, buf, sizeof(buf));
+	pthread_mutex_unlock(&ask_mu);
+	if (rc != 0) {
 		explicit_bzero(buf, sizeof(buf));
 		occ_error_set(err, OCC_ECANCELED, "no passphrase given for the key '%s' of %s", path,
 			      t->label);
