@@ -89,27 +89,6 @@ static const struct occ_host *find_host(const struct occ_state *st, const char *
 	return NULL;
 }
 
-static int unknown_host(struct occ_cli *cli, const char *name)
-{
-	const struct occ_state *st = cli->state;
-	struct occ_strbuf names = OCC_STRBUF_INIT;
-	struct occ_error err;
-
-	occ_strbuf_init(&names);
-	for (size_t i = 0; i < st->n_hosts; i++)
-		occ_strbuf_addf(&names, "%s%s", i ? ", " : "", st->hosts[i].name);
-	occ_error_clear(&err);
-	occ_error_set(&err, OCC_ENOTFOUND, "no host named '%s' in %s", name, cli->file);
-	if (st->n_hosts)
-		occ_error_hint(&err, "hosts: %s", names.buf);
-	else
-		occ_error_hint(&err, "the file lists no hosts (this machine only); add one with "
-			       "'occ host add NAME ADDRESS'");
-	occ_cli_print_error(cli, &err);
-	occ_strbuf_release(&names);
-	return OCC_EXIT_ERROR;
-}
-
 /* An identity file must exist and must not be readable by others (ssh's rule). */
 static int check_identity(struct occ_cli *cli, const char *path)
 {
@@ -247,7 +226,7 @@ static int host_test(struct occ_cli *cli, int argc, char **argv)
 		if (!h) {
 			if (cli->json)
 				occ_json_release(&j);
-			return unknown_host(cli, argv[first]);
+			return occ_cli_unknown_host(cli, argv[first]);
 		}
 		failed = test_host(cli, h, o.accept_new, cli->json ? &j : NULL) != 0;
 	} else if (st->n_hosts == 0) {
@@ -382,12 +361,12 @@ static int host_remove(struct occ_cli *cli, int argc, char **argv)
 		return occ_cli_usage_error(cli, "expected one host name");
 	name = argv[first];
 	if (!find_host(cli->state, name))
-		return unknown_host(cli, name);
+		return occ_cli_unknown_host(cli, name);
 	ret = occ_cli_txn_begin(&t, cli, "host remove");
 	if (ret)
 		return ret;
 	if (!find_host(cli->state, name)) {
-		ret = unknown_host(cli, name);
+		ret = occ_cli_unknown_host(cli, name);
 		goto out;
 	}
 	/* Removing the last remote host leaves a bare `local`: drop the whole
@@ -514,7 +493,7 @@ static int host_show(struct occ_cli *cli, int argc, char **argv)
 	if (!h && strcmp(argv[1], "local") == 0 && st->n_hosts == 0)
 		h = &local_host;
 	if (!h)
-		return unknown_host(cli, argv[1]);
+		return occ_cli_unknown_host(cli, argv[1]);
 	if (cli->json) {
 		occ_json_init(&j);
 		host_json(&j, st, h, true);
@@ -561,7 +540,7 @@ static int host_edit(struct occ_cli *cli, int argc, char **argv)
 		return occ_cli_usage_error(cli, "nothing to change: give --address, -u, -p, -i, "
 					   "--socket, --service-port or --bind");
 	if (!find_host(cli->state, name))
-		return unknown_host(cli, name);
+		return occ_cli_unknown_host(cli, name);
 	if (o.identity) {
 		identity = occ_path_resolve(o.identity, NULL);
 		ret = check_identity(cli, identity);
@@ -629,7 +608,7 @@ static int host_default(struct occ_cli *cli, int argc, char **argv)
 	}
 	if (!find_host(cli->state, argv[1]) &&
 	    !(strcmp(argv[1], "local") == 0 && cli->state->n_hosts == 0))
-		return unknown_host(cli, argv[1]);
+		return occ_cli_unknown_host(cli, argv[1]);
 	ret = occ_cli_txn_begin(&t, cli, "host default");
 	if (ret)
 		return ret;

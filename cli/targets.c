@@ -22,6 +22,29 @@ static void target_init(struct occ_target *t, const char *name, struct occ_state
 	occ_error_clear(&t->err);
 }
 
+int occ_cli_unknown_host(struct occ_cli *cli, const char *name)
+{
+	const struct occ_state *st = cli->state;
+	struct occ_strbuf names = OCC_STRBUF_INIT;
+	struct occ_error err;
+
+	occ_strbuf_init(&names);
+	for (size_t i = 0; i < st->n_hosts; i++)
+		occ_strbuf_addf(&names, "%s%s", i ? ", " : "", st->hosts[i].name);
+	occ_error_clear(&err);
+	if (st->n_hosts) {
+		occ_error_set(&err, OCC_ENOTFOUND, "unknown host '%s'", name);
+		occ_error_hint(&err, "hosts in %s: %s", cli->file, names.buf);
+	} else {
+		occ_error_set(&err, OCC_ENOTFOUND, "unknown host '%s': %s lists no hosts, only "
+			      "'local' (this machine)", name, cli->file);
+		occ_error_hint(&err, "add one with 'occ host add NAME ADDRESS'");
+	}
+	occ_cli_print_error(cli, &err);
+	occ_strbuf_release(&names);
+	return OCC_EXIT_ERROR;
+}
+
 static void print_trace(void *ctx, const char *line)
 {
 	(void)ctx;
@@ -70,11 +93,8 @@ int occ_cli_targets_open(struct occ_cli *cli, struct occ_targets *out)
 	size_t n = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (st->n_hosts == 0 && cli->host && strcmp(cli->host, "local") != 0) {
-		occ_cli_errorf(cli, "unknown host '%s': %s lists no hosts, only 'local'",
-			       cli->host, cli->file);
-		return OCC_EXIT_ERROR;
-	}
+	if (st->n_hosts == 0 && cli->host && strcmp(cli->host, "local") != 0)
+		return occ_cli_unknown_host(cli, cli->host);
 	out->items = occ_xcalloc(st->n_hosts ? st->n_hosts : 1, sizeof(*out->items));
 	hosts = occ_xcalloc(st->n_hosts ? st->n_hosts : 1, sizeof(*hosts));
 	if (st->n_hosts == 0)
@@ -89,20 +109,9 @@ int occ_cli_targets_open(struct occ_cli *cli, struct occ_targets *out)
 	}
 	out->n = n;
 	if (n == 0) {
-		struct occ_strbuf names = OCC_STRBUF_INIT;
-		struct occ_error err;
-
-		occ_strbuf_init(&names);
-		for (size_t i = 0; i < st->n_hosts; i++)
-			occ_strbuf_addf(&names, "%s%s", i ? ", " : "", st->hosts[i].name);
-		occ_error_clear(&err);
-		occ_error_set(&err, OCC_ENOTFOUND, "unknown host '%s'", cli->host);
-		occ_error_hint(&err, "hosts in %s: %s", cli->file, names.buf);
-		occ_cli_print_error(cli, &err);
-		occ_strbuf_release(&names);
 		free(hosts);
 		occ_cli_targets_release(out);
-		return OCC_EXIT_ERROR;
+		return occ_cli_unknown_host(cli, cli->host);
 	}
 	/* Handshakes with several hosts happen side by side. */
 	cc = (struct connect_ctx){ cli, hosts, out->items };

@@ -38,6 +38,10 @@ struct occ_targets {
  * (an unknown --host); per-host failures are recorded on the targets. */
 int occ_cli_targets_open(struct occ_cli *cli, struct occ_targets *out);
 
+/* Report that the state file has no host name (listing the ones it has);
+ * returns OCC_EXIT_ERROR. */
+int occ_cli_unknown_host(struct occ_cli *cli, const char *name);
+
 /* At most this many hosts are worked on at once. */
 #define OCC_CLI_MAX_PARALLEL_HOSTS 8
 

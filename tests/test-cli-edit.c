@@ -122,7 +122,7 @@ static const struct edit_case cases[] = {
 	  "default host: lab" },
 	{ BASE "hosts:\n  - name: local\n  - name: lab\n    address: 10.0.0.5\n",
 	  { "host", "default", "lbb" }, 1,
-	  BASE "hosts:\n  - name: local\n  - name: lab\n    address: 10.0.0.5\n", "no host named 'lbb'" },
+	  BASE "hosts:\n  - name: local\n  - name: lab\n    address: 10.0.0.5\n", "unknown host 'lbb'" },
 	{ BASE "hosts:\n  - name: local\n  - name: lab\n    address: 10.0.0.5\n",
 	  { "host", "edit", "lab", "-p", "70000" }, 64,
 	  BASE "hosts:\n  - name: local\n  - name: lab\n    address: 10.0.0.5\n", "invalid port" },
