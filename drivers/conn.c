@@ -13,15 +13,7 @@
 
 struct occ_conn {
 	struct occ_ssh *ssh;      /* NULL: this machine */
-	/* what the connection was opened for (occ_conn_matches) */
-	char *address, *user, *identity, *socket;
-	uint16_t port;
 };
-
-static bool same_str(const char *a, const char *b)
-{
-	return (!a && !b) || (a && b && strcmp(a, b) == 0);
-}
 
 int occ_conn_open(struct occ_conn **out, const struct occ_host *h, const struct occ_conn_opts *o,
 		  struct occ_error *err)
@@ -49,11 +41,6 @@ int occ_conn_open(struct occ_conn **out, const struct occ_host *h, const struct 
 		free(c);
 		return ret;
 	}
-	c->address = occ_xstrdup(h->address);
-	c->user = h->user ? occ_xstrdup(h->user) : NULL;
-	c->identity = h->identity ? occ_xstrdup(h->identity) : NULL;
-	c->socket = h->socket ? occ_xstrdup(h->socket) : NULL;
-	c->port = h->port;
 	*out = c;
 	return 0;
 }
@@ -63,15 +50,6 @@ int occ_conn_driver(struct occ_conn *c, struct occ_driver **out, struct occ_erro
 	if (c->ssh)
 		return occ_ssh_docker_open(out, c->ssh, err);
 	return occ_docker_open(out, NULL, err);
-}
-
-bool occ_conn_matches(const struct occ_conn *c, const struct occ_host *h)
-{
-	if (!h || !h->address)
-		return !c->ssh;
-	return c->ssh && strcmp(c->address, h->address) == 0 && same_str(c->user, h->user) &&
-	       same_str(c->identity, h->identity) && same_str(c->socket, h->socket) &&
-	       c->port == h->port;
 }
 
 bool occ_conn_is_remote(const struct occ_conn *c)
@@ -117,9 +95,5 @@ void occ_conn_close(struct occ_conn *c)
 	if (!c)
 		return;
 	occ_ssh_close(c->ssh);
-	free(c->address);
-	free(c->user);
-	free(c->identity);
-	free(c->socket);
 	free(c);
 }

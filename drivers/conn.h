@@ -55,10 +55,6 @@ int occ_conn_open(struct occ_conn **out, const struct occ_host *h, const struct 
  * closing c. */
 int occ_conn_driver(struct occ_conn *c, struct occ_driver **out, struct occ_error *err);
 
-/* Whether c was opened for the same address, user, port, identity and
- * socket as h (when not, a changed host entry needs a new connection). */
-bool occ_conn_matches(const struct occ_conn *c, const struct occ_host *h);
-
 /* Whether c reaches a remote host. */
 bool occ_conn_is_remote(const struct occ_conn *c);
 
