@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "cli/json.h"
 #include "cli/sub.h"
@@ -111,14 +110,6 @@ static int check_identity(struct occ_cli *cli, const char *path)
 	return 0;
 }
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -144,17 +135,17 @@ static int test_host(struct occ_cli *cli, const struct occ_host *h, bool accept_
 
 	memset(&v, 0, sizeof(v));
 	memset(&ci, 0, sizeof(ci));
-	t0 = now_ms();
+	t0 = occ_now_ms_precise();
 	rc = occ_cli_target_open_host(cli, &tg, h, accept_new);
 	if (rc == 0) {
 		occ_conn_get_info(tg.conn, &ci);
-		connect_ms = now_ms() - t0;
+		connect_ms = occ_now_ms_precise() - t0;
 		rc = occ_docker_versions(&v, tg.driver, &tg.err);
 	}
 	for (int i = 0; rc == 0 && i < TEST_PINGS; i++) {
-		t0 = now_ms();
+		t0 = occ_now_ms_precise();
 		rc = tg.driver->ops->ping(tg.driver, &tg.err);
-		rtt[i] = now_ms() - t0;
+		rtt[i] = occ_now_ms_precise() - t0;
 	}
 	if (rc == 0)
 		qsort(rtt, TEST_PINGS, sizeof(rtt[0]), cmp_double);

@@ -90,5 +90,7 @@ char *occ_path_dirname(const char *path);
 
 /* Monotonic milliseconds. */
 uint64_t occ_now_ms(void);
+/* The same clock with sub-millisecond precision, for measured durations. */
+double occ_now_ms_precise(void);
 
 #endif

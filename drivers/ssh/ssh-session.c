@@ -27,7 +27,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <termios.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "model/util.h"
@@ -69,14 +68,6 @@ void occ_ssh__fingerprint(char *out, size_t cap, const unsigned char *key, size_
 	while (n > 0 && b64[n - 1] == '=')
 		b64[--n] = '\0';
 	snprintf(out, cap, "SHA256:%s", (const char *)b64);
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
 static uint64_t left_ms(uint64_t deadline)
@@ -731,7 +722,7 @@ int occ_ssh__connect(struct occ_ssh_conn *conn, struct occ_ssh_target *t,
 		     struct occ_ssh_info *info, struct occ_error *err)
 {
 	uint64_t deadline = occ_now_ms() + (uint64_t)t->timeout_ms;
-	double t0 = now_ms();
+	double t0 = occ_now_ms_precise();
 	const char *kex, *banner;
 	int ret;
 
@@ -775,7 +766,7 @@ int occ_ssh__connect(struct occ_ssh_conn *conn, struct occ_ssh_target *t,
 	banner = libssh2_session_banner_get(conn->session);
 	snprintf(info->kex, sizeof(info->kex), "%s", kex ? kex : "");
 	snprintf(info->banner, sizeof(info->banner), "%s", banner ? banner : "");
-	info->handshake_ms = now_ms() - t0;
+	info->handshake_ms = occ_now_ms_precise() - t0;
 out:
 	if (ret)
 		occ_ssh__disconnect(conn, NULL);
