@@ -467,8 +467,32 @@ static int config_reset(struct occ_cli *cli, int argc, char **argv)
 	return ret;
 }
 
-static int env_set(struct occ_cli *cli, int argc, char **argv)
+/* One edit of container.env per argument: "KEY=VALUE" sets, "KEY" unsets. */
+static int env_set_one(struct occ_cli_txn *t, const char *arg)
 {
+	const char *eq = strchr(arg, '=');
+	char *path = occ_xasprintf("container.env.%.*s", (int)(eq - arg), arg);
+	int ret = occ_cli_txn_set(t, path, eq + 1, OCC_EDIT_STRING);
+
+	free(path);
+	return ret;
+}
+
+static int env_unset_one(struct occ_cli_txn *t, const char *arg)
+{
+	char *path = occ_xasprintf("container.env.%s", arg);
+	int ret = occ_cli_txn_delete(t, path);
+
+	free(path);
+	return ret;
+}
+
+/* config env set/unset: options, then every argument edited in one
+ * transaction (all or nothing), then what the change means. set checks its
+ * KEY=VALUE arguments before it takes the lock. */
+static int env_edit(struct occ_cli *cli, int argc, char **argv, bool set)
+{
+	const char *operation = set ? "config env set" : "config env unset";
 	char before[OCC_HASH_HEX_LEN + 1];
 	struct set_opts o = { 0 };
 	struct occ_cli_txn t;
@@ -477,52 +501,30 @@ static int env_set(struct occ_cli *cli, int argc, char **argv)
 	if (first < 0)
 		return ret;
 	if (first >= argc)
-		return occ_cli_usage_error(cli, "expected KEY=VALUE ...");
-	for (int i = first; i < argc; i++)
+		return occ_cli_usage_error(cli, set ? "expected KEY=VALUE ..." : "expected KEY ...");
+	for (int i = first; set && i < argc; i++)
 		if (!strchr(argv[i], '=') || argv[i][0] == '=')
 			return occ_cli_usage_error(cli, "expected KEY=VALUE, got '%s'", argv[i]);
-	ret = occ_cli_txn_begin(&t, cli, "config env set");
+	ret = occ_cli_txn_begin(&t, cli, operation);
 	if (ret)
 		return ret;
 	spec_hash(cli->state, before);
-	for (int i = first; i < argc && ret == 0; i++) {
-		char *eq = strchr(argv[i], '=');
-		char *path = occ_xasprintf("container.env.%.*s", (int)(eq - argv[i]), argv[i]);
-
-		ret = occ_cli_txn_set(&t, path, eq + 1, OCC_EDIT_STRING);
-		free(path);
-	}
+	for (int i = first; i < argc && ret == 0; i++)
+		ret = set ? env_set_one(&t, argv[i]) : env_unset_one(&t, argv[i]);
 	if (ret == 0)
-		ret = after_edit(cli, &t, before, o.apply, "config env set", NULL);
+		ret = after_edit(cli, &t, before, o.apply, operation, NULL);
 	occ_cli_txn_end(&t);
 	return ret;
 }
 
+static int env_set(struct occ_cli *cli, int argc, char **argv)
+{
+	return env_edit(cli, argc, argv, true);
+}
+
 static int env_unset(struct occ_cli *cli, int argc, char **argv)
 {
-	char before[OCC_HASH_HEX_LEN + 1];
-	struct set_opts o = { 0 };
-	struct occ_cli_txn t;
-	int ret = 0, first = occ_cli_getopt(cli, argc, argv, "", set_long, on_set_opt, &o, &ret);
-
-	if (first < 0)
-		return ret;
-	if (first >= argc)
-		return occ_cli_usage_error(cli, "expected KEY ...");
-	ret = occ_cli_txn_begin(&t, cli, "config env unset");
-	if (ret)
-		return ret;
-	spec_hash(cli->state, before);
-	for (int i = first; i < argc && ret == 0; i++) {
-		char *path = occ_xasprintf("container.env.%s", argv[i]);
-
-		ret = occ_cli_txn_delete(&t, path);
-		free(path);
-	}
-	if (ret == 0)
-		ret = after_edit(cli, &t, before, o.apply, "config env unset", NULL);
-	occ_cli_txn_end(&t);
-	return ret;
+	return env_edit(cli, argc, argv, false);
 }
 
 static int env_list(struct occ_cli *cli, int argc, char **argv)
