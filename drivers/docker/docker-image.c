@@ -226,10 +226,13 @@ static void local_cas(struct occ_docker_strv *out, const char *dir, int depth)
 		if (de->d_name[0] == '.')
 			continue;
 		path = occ_xasprintf("%s/%s", dir, de->d_name);
-		if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode) && depth > 0)
+		if (stat(path, &sb) != 0) {
+			free(path);   /* gone, or a dangling link: not a certificate */
+			continue;
+		}
+		if (S_ISDIR(sb.st_mode) && depth > 0)
 			local_cas(out, path, depth - 1);
-		else if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && len > 4 &&
-			 strcmp(de->d_name + len - 4, ".crt") == 0)
+		else if (S_ISREG(sb.st_mode) && len > 4 && strcmp(de->d_name + len - 4, ".crt") == 0)
 			occ_docker__strv_push(out, path);
 		free(path);
 	}
