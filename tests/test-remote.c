@@ -29,7 +29,6 @@
 
 #include "tests/testutil.h"
 
-#define POLL_MS 100
 
 static char *tmp, *home, *ctx_dir, *state_path, *project, *image, *known_hosts;
 static char *lab_dir, *lab_addr, *lab_port, *lab_socket, *lab_key, *lab_known, *lab_script, *lab_user;
@@ -77,22 +76,6 @@ static void lab(const char *what)
 	ck_assert_msg(system(cmd) == 0, "'%s' failed", cmd);
 	free(cmd);
 }
-
-#define WAIT_FOR(cond, deadline_ms, ...)                                          \
-	do {                                                                      \
-		uint64_t until_ = occ_now_ms() + (deadline_ms);                   \
-		bool ok_;                                                         \
-		while (!(ok_ = (cond)) && occ_now_ms() < until_)                  \
-			sleep_ms(POLL_MS);                                        \
-		if (!ok_ && err_log) {                                            \
-			char *log_ = read_text_or_empty(err_log);                              \
-			size_t n_ = strlen(log_);                                 \
-			fprintf(stderr, "---- watcher log ----\n%s\n----\n",     \
-				log_ + (n_ > 4096 ? n_ - 4096 : 0));              \
-			free(log_);                                               \
-		}                                                                 \
-		ck_assert_msg(ok_, __VA_ARGS__);                                  \
-	} while (0)
 
 /* The state: this machine and the lab host, env given, extra lines after. */
 static void save_state(const char *env, const char *extra)
@@ -315,6 +298,7 @@ START_TEST(test_watch_resyncs_a_host_that_comes_back)
 
 	out_log = occ_xasprintf("%s/watch.out", tmp);
 	err_log = occ_xasprintf("%s/watch.err", tmp);
+	wait_log = err_log;
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {

@@ -91,26 +91,6 @@ static bool log_has_since(size_t mark, const char *needle)
 	return ok;
 }
 
-static void dump_log(void)
-{
-	char *log = read_text_or_empty(err_log);
-	size_t n = strlen(log);
-
-	fprintf(stderr, "---- watcher log (last 4 KiB) ----\n%s\n----\n", log + (n > 4096 ? n - 4096 : 0));
-	free(log);
-}
-
-/* Poll cond until it holds or deadline_ms passes; fail with what otherwise. */
-#define WAIT_FOR(cond, deadline_ms, ...)                                          \
-	do {                                                                      \
-		uint64_t until_ = occ_now_ms() + (deadline_ms);                   \
-		bool ok_;                                                         \
-		while (!(ok_ = (cond)) && occ_now_ms() < until_)                  \
-			sleep_ms(POLL_MS);                                        \
-		if (!ok_)                                                         \
-			dump_log();                                               \
-		ck_assert_msg(ok_, __VA_ARGS__);                                  \
-	} while (0)
 
 static bool env_has(const char *kv)
 {
@@ -420,7 +400,7 @@ START_TEST(test_sigterm_exits_zero)
 	ck_assert_int_eq(kill(watcher, SIGTERM), 0);
 	status = reap(watcher, 30000);
 	if (status != 0)
-		dump_log();
+		print_log_tail(err_log);
 	ck_assert_int_eq(status, 0);
 	watcher = -1;
 	ck_assert(log_has("SIGTERM: stopping"));
@@ -469,6 +449,7 @@ static void setup(void)
 	state_path = occ_xasprintf("%s/state.yaml", tmp);
 	out_log = occ_xasprintf("%s/watch.out", tmp);
 	err_log = occ_xasprintf("%s/watch.err", tmp);
+	wait_log = err_log;
 	status_path = occ_xasprintf("%s/data/opencode-cloud/watch/%s.json", tmp, project);
 	cmd = occ_xasprintf("cp -r %s/tests/images/busybox-httpd %s && cp /bin/busybox %s/",
 			    OCC_SOURCE_DIR, ctx_dir, ctx_dir);

@@ -209,6 +209,21 @@ char *sh_ok(const char *cmd)
 	return take_out(&r);
 }
 
+const char *wait_log;
+
+void print_log_tail(const char *path)
+{
+	char *log;
+	size_t n;
+
+	if (!path)
+		return;
+	log = read_text_or_empty(path);
+	n = strlen(log);
+	fprintf(stderr, "---- %s (last 4 KiB) ----\n%s\n----\n", path, log + (n > 4096 ? n - 4096 : 0));
+	free(log);
+}
+
 void sleep_ms(long ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };

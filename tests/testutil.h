@@ -38,6 +38,27 @@ char *sh_ok(const char *cmd);
 
 void sleep_ms(long ms);
 
+/* The last 4 KiB of a log file on stderr (path NULL: nothing). */
+void print_log_tail(const char *path);
+
+/* The log WAIT_FOR shows when a wait fails (e.g. a background occ's
+ * stderr); NULL: none. */
+extern const char *wait_log;
+
+/* Poll cond every 100 ms until it holds or deadline_ms passes; otherwise
+ * show wait_log's tail and fail the test with the message. A bound, not a
+ * measurement. */
+#define WAIT_FOR(cond, deadline_ms, ...)                                          \
+	do {                                                                      \
+		uint64_t until_ = occ_now_ms() + (deadline_ms);                   \
+		bool ok_;                                                         \
+		while (!(ok_ = (cond)) && occ_now_ms() < until_)                  \
+			sleep_ms(100);                                            \
+		if (!ok_)                                                         \
+			print_log_tail(wait_log);                                 \
+		ck_assert_msg(ok_, __VA_ARGS__);                                  \
+	} while (0)
+
 /* Point occ run by the tests at dir: XDG_CONFIG_HOME=dir/config,
  * XDG_DATA_HOME=dir/data, NO_COLOR; DOCKER_HOST at a socket that does not
  * exist unless real_docker (then the default daemon). */
