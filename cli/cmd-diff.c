@@ -23,17 +23,7 @@ void occ_cli_print_plans(struct occ_cli *cli, struct occ_targets *t, struct occ_
 			if (tg->planned) {
 				occ_render_plan_json(j, tg->name, tg->eff->name, &tg->plan);
 			} else {
-				occ_json_obj_begin(j);
-				occ_json_kstr(j, "host", tg->name);
-				occ_json_kstr(j, "project", tg->eff->name);
-				occ_json_key(j, "error");
-				occ_json_obj_begin(j);
-				occ_json_kstr(j, "kind", occ_error_kind(tg->rc));
-				occ_json_kstr(j, "message", tg->err.msg);
-				if (tg->err.hint[0])
-					occ_json_kstr(j, "hint", tg->err.hint);
-				occ_json_obj_end(j);
-				occ_json_obj_end(j);
+				occ_cli_target_error_json(j, tg);
 			}
 			continue;
 		}

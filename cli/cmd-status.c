@@ -204,19 +204,6 @@ static void print_json(struct occ_json *j, struct occ_target *tg, const struct s
 	occ_json_obj_end(j);
 }
 
-static void print_error_json(struct occ_json *j, const struct occ_target *tg)
-{
-	occ_json_obj_begin(j);
-	occ_json_kstr(j, "host", tg->name);
-	occ_json_kstr(j, "project", tg->eff->name);
-	occ_json_key(j, "error");
-	occ_json_obj_begin(j);
-	occ_json_kstr(j, "kind", occ_error_kind(tg->rc));
-	occ_json_kstr(j, "message", tg->err.msg);
-	occ_json_obj_end(j);
-	occ_json_obj_end(j);
-}
-
 static const char *service_word(const struct occ_service_status *s)
 {
 	if (!s->installed)
@@ -336,7 +323,7 @@ int cmd_status(struct occ_cli *cli, int argc, char **argv)
 		if (!tg->planned) {
 			failed = true;
 			if (cli->json)
-				print_error_json(&j, tg);
+				occ_cli_target_error_json(&j, tg);
 			else
 				occ_cli_print_error(cli, &tg->err);
 			continue;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/json.h"
 #include "drivers/conn.h"
 #include "drivers/docker/docker.h"
 
@@ -259,6 +260,21 @@ int occ_cli_target_open_host(struct occ_cli *cli, struct occ_target *tg, const s
 	target_init(tg, h->name, occ_state_for_host(cli->state, h));
 	target_connect(cli, tg, h->address ? h : NULL, accept_new);
 	return tg->rc;
+}
+
+void occ_cli_target_error_json(struct occ_json *j, const struct occ_target *tg)
+{
+	occ_json_obj_begin(j);
+	occ_json_kstr(j, "host", tg->name);
+	occ_json_kstr(j, "project", tg->eff->name);
+	occ_json_key(j, "error");
+	occ_json_obj_begin(j);
+	occ_json_kstr(j, "kind", occ_error_kind(tg->rc));
+	occ_json_kstr(j, "message", tg->err.msg);
+	if (tg->err.hint[0])
+		occ_json_kstr(j, "hint", tg->err.hint);
+	occ_json_obj_end(j);
+	occ_json_obj_end(j);
 }
 
 char *occ_cli_service_url(const struct occ_target *tg, bool *remote_only)

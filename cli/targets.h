@@ -84,9 +84,14 @@ char *occ_cli_service_url(const struct occ_target *tg, bool *remote_only);
 /* Install the CLI's progress printer on a target's driver. */
 void occ_cli_target_progress(struct occ_cli *cli, struct occ_target *t);
 
+struct occ_json;
+
+/* A failed target as one JSON object: host, project, error {kind, message,
+ * hint}. Shared by diff, apply and status. */
+void occ_cli_target_error_json(struct occ_json *j, const struct occ_target *tg);
+
 /* Print every target's plan (or its error) as text, or into j as JSON array
  * items when j is not NULL. Shared by diff and apply. */
-struct occ_json;
 void occ_cli_print_plans(struct occ_cli *cli, struct occ_targets *t, struct occ_json *j);
 
 #endif
