@@ -23,6 +23,19 @@ char *occ_journal_default_path(const char *project)
 	return path;
 }
 
+/* Open the journal for appending (created 0600, its directory 0700). */
+static int journal_open(const char *path, const char *dir, int *fd, struct occ_error *err)
+{
+	int ret = occ_mkdir_p(dir, 0700, err);
+
+	if (ret)
+		return ret;
+	*fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (*fd < 0)
+		return occ_error_errno(err, OCC_EIO, errno, "cannot open journal '%s'", path);
+	return 0;
+}
+
 int occ_journal_append(const char *path, const char *host, const char *what,
 		       const char *result, struct occ_error *err)
 {
@@ -32,14 +45,9 @@ int occ_journal_append(const char *path, const char *host, const char *what,
 	struct tm tm;
 	int fd = -1, ret;
 
-	ret = occ_mkdir_p(dir, 0700, err);
+	ret = journal_open(path, dir, &fd, err);
 	if (ret)
 		goto out;
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		ret = occ_error_errno(err, OCC_EIO, errno, "cannot open journal '%s'", path);
-		goto out;
-	}
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	line = occ_xasprintf("%s\t%s\t%s\t%s\n", stamp, host ? host : "local", what, result);
@@ -63,14 +71,9 @@ int occ_journal_check(const char *path, struct occ_error *err)
 	struct statvfs vfs;
 	int fd = -1, ret;
 
-	ret = occ_mkdir_p(dir, 0700, err);
+	ret = journal_open(path, dir, &fd, err);
 	if (ret)
 		goto out;
-	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		ret = occ_error_errno(err, OCC_EIO, errno, "cannot open journal '%s'", path);
-		goto out;
-	}
 	if (fstatvfs(fd, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < JOURNAL_ROOM) {
 		ret = occ_error_errno(err, OCC_EIO, ENOSPC, "cannot write journal '%s'", path);
 		goto out;
