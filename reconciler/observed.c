@@ -48,7 +48,7 @@ void occ_obs_container_release(struct occ_obs_container *c)
 	memset(c, 0, sizeof(*c));
 }
 
-static void image_release(struct occ_obs_image *img)
+void occ_obs_image_release(struct occ_obs_image *img)
 {
 	free(img->id);
 	free(img->ref);
@@ -77,7 +77,7 @@ void occ_observed_release(struct occ_observed *obs)
 		return;
 	free(obs->api_version);
 	free(obs->daemon_version);
-	image_release(&obs->image);
+	occ_obs_image_release(&obs->image);
 	for (size_t i = 0; i < obs->n_containers; i++)
 		occ_obs_container_release(&obs->containers[i]);
 	free(obs->containers);

@@ -116,6 +116,8 @@ struct occ_observed {
 
 void occ_observed_init(struct occ_observed *obs);
 void occ_observed_release(struct occ_observed *obs);
+/* Free what an image observation holds and zero it. */
+void occ_obs_image_release(struct occ_obs_image *img);
 void occ_obs_container_release(struct occ_obs_container *c);
 
 /* Deep copy (the fake driver and tests keep observed states around). */

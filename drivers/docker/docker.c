@@ -131,16 +131,6 @@ static int inspect_image(struct occ_docker *dk, struct occ_obs_image *out,
 	return ret;
 }
 
-static void image_release(struct occ_obs_image *img)
-{
-	free(img->id);
-	free(img->ref);
-	for (size_t i = 0; i < img->n_repo_digests; i++)
-		free(img->repo_digests[i]);
-	free(img->repo_digests);
-	occ_kvlist_release(&img->labels);
-}
-
 int occ_docker__image_id(struct occ_docker *dk, char **out, const char *ref,
 			 struct occ_error *err)
 {
@@ -156,7 +146,7 @@ int occ_docker__image_id(struct occ_docker *dk, char **out, const char *ref,
 		*out = img.id;
 		img.id = NULL;
 	}
-	image_release(&img);
+	occ_obs_image_release(&img);
 	return ret;
 }
 
@@ -318,7 +308,7 @@ static int image_env(struct occ_docker *dk, struct occ_kvlist *out, const char *
 	bool found;
 	int ret = inspect_image(dk, &img, out, &found, id, err);
 
-	image_release(&img);
+	occ_obs_image_release(&img);
 	return ret;
 }
 
