@@ -12,6 +12,13 @@
  * open, so the users and the bind deciding the login mode recreate the
  * container when the mode flips. A container labelled version 1 never got
  * OCC_LOGIN (login required) and keeps matching its version-1 hash.
+ *
+ * Version 3 adds the hardening (capabilities, no-new-privileges, log
+ * rotation), the resource limits, and the variables occ derives for its
+ * image (OCC_LISTEN_PORT, OCC_PUBLIC_NAMES). Unlike the step from 1 to 2,
+ * containers labelled with an older version are not left alone: the planner
+ * compares their fields, finds the hardening missing and recreates them once
+ * (a security fix is worth one restart).
  */
 #include "model/hash.h"
 
@@ -31,7 +38,7 @@
 
 bool occ_spec_hash_supported(int version)
 {
-	return version == 1 || version == 2;
+	return version >= 1 && version <= 3;
 }
 
 static void put(struct occ_strbuf *out, const char *field, const char *value)
@@ -117,6 +124,26 @@ static void encode_volumes(struct occ_strbuf *out, const struct occ_state *st)
 	free(sorted);
 }
 
+/* Version 2's environment: container.env and OCC_LOGIN, none of the
+ * variables version 3 derives. */
+static void v2_env(struct occ_kvlist *env)
+{
+	static const char *const derived[] = { OCC_LISTEN_PORT_ENV, OCC_PUBLIC_NAMES_ENV };
+
+	for (size_t d = 0; d < OCC_ARRAY_SIZE(derived); d++) {
+		for (size_t i = 0; i < env->n; i++) {
+			if (strcmp(env->items[i].key, derived[d]) != 0)
+				continue;
+			free(env->items[i].key);
+			free(env->items[i].value);
+			memmove(&env->items[i], &env->items[i + 1],
+				(env->n - i - 1) * sizeof(env->items[i]));
+			env->n--;
+			break;
+		}
+	}
+}
+
 int occ_spec_encode(struct occ_strbuf *out, const struct occ_state *eff, int version)
 {
 	const struct occ_container *c = &eff->container;
@@ -137,11 +164,29 @@ int occ_spec_encode(struct occ_strbuf *out, const struct occ_state *eff, int ver
 		struct occ_kvlist env;
 
 		occ_state_container_env(&env, eff);
+		if (version == 2)
+			v2_env(&env);
 		encode_env(out, &env);
 		occ_kvlist_release(&env);
 	}
 	encode_mounts(out, eff);
 	encode_volumes(out, eff);
+	if (version >= 3) {
+		char *sec = occ_security_text_desired();
+		char *log = occ_log_text(OCC_LOG_DRIVER, OCC_LOG_MAX_SIZE, OCC_LOG_MAX_FILE);
+		char buf[32];
+
+		put(out, "container.security", sec);
+		put(out, "container.log", log);
+		snprintf(buf, sizeof(buf), "%llu", (unsigned long long)eff->resources.memory);
+		put(out, "resources.memory", buf);
+		snprintf(buf, sizeof(buf), "%llu", (unsigned long long)eff->resources.nano_cpus);
+		put(out, "resources.nano_cpus", buf);
+		snprintf(buf, sizeof(buf), "%ld", eff->resources.pids);
+		put(out, "resources.pids", buf);
+		free(sec);
+		free(log);
+	}
 	return 0;
 }
 

@@ -16,7 +16,7 @@
 #include "model/state.h"
 #include "model/util.h"
 
-#define OCC_HASH_VERSION 2
+#define OCC_HASH_VERSION 3
 #define OCC_HASH_HEX_LEN 64
 
 /* Whether this occ can compute hashes of the given version. */

@@ -60,7 +60,9 @@ struct table {
 };
 
 struct list {
-	const struct table *items;   /* NULL: a list of host paths (char **) */
+	const struct table *items;   /* NULL: a list of strings (char **): host
+	                                paths, or item_rule's strings */
+	rule_fn *item_rule;          /* items == NULL: plain strings this accepts */
 	size_t item_size;
 	size_t count_offset;         /* of the size_t count, beside the array */
 	void (*init)(void *item);
@@ -363,6 +365,105 @@ static int parse_duration(struct occ_model_ctx *c, const struct occ_ynode *n, vo
 	return 0;
 }
 
+/* Docker's memory sizes: a number of bytes, or with a binary unit b, k, m, g. */
+static int parse_memory(struct occ_model_ctx *c, const struct occ_ynode *n, void *base,
+			const struct key *k)
+{
+	static const struct { char unit; unsigned shift; } units[] = {
+		{ 'b', 0 }, { 'k', 10 }, { 'm', 20 }, { 'g', 30 },
+	};
+	char show[OCC_SHOW_MAX + 8], digits[24];
+	const char *s;
+	size_t len;
+	unsigned shift = 0;
+	long v;
+
+	if (n->kind != OCC_YNODE_SCALAR || is_null(n))
+		return type_error(c, n, "a size");
+	s = n->str;
+	len = strlen(s);
+	for (size_t i = 0; len > 1 && i < OCC_ARRAY_SIZE(units); i++) {
+		if ((s[len - 1] | 0x20) == units[i].unit) {
+			shift = units[i].shift;
+			len--;
+		}
+	}
+	if (len == 0 || len >= sizeof(digits))
+		goto bad;
+	memcpy(digits, s, len);
+	digits[len] = '\0';
+	if (!is_decimal(digits) || occ_parse_long(digits, 1, (1L << 40) >> shift, &v) != 0)
+		goto bad;
+	if (((uint64_t)v << shift) < 6 * 1024 * 1024) {
+		occ_model__fail(c, n->pos, "%s: %s is below Docker's minimum of 6m",
+				occ_model__path(c), occ_model__show(s, show));
+		return OCC_EINVALID;
+	}
+	*(uint64_t *)FIELD(base, k) = (uint64_t)v << shift;
+	return 0;
+bad:
+	occ_model__fail(c, n->pos, "%s: '%s' is not a valid size", occ_model__path(c),
+			occ_model__show(s, show));
+	occ_error_hint(c->err, "write bytes or a number with a unit: 512m, 2g");
+	return OCC_EINVALID;
+}
+
+/* CPUs as a decimal with up to 3 places ("1.5"): Docker's NanoCpus. */
+static int parse_cpus(struct occ_model_ctx *c, const struct occ_ynode *n, void *base,
+		      const struct key *k)
+{
+	char show[OCC_SHOW_MAX + 8];
+	const char *p;
+	uint64_t whole = 0, frac = 0, scale = 1000000000;
+	int places = 0;
+
+	if (n->kind != OCC_YNODE_SCALAR || is_null(n))
+		return type_error(c, n, "a number of CPUs");
+	p = n->str;
+	if (*p < '0' || *p > '9')
+		goto bad;
+	for (; *p >= '0' && *p <= '9'; p++)
+		if ((whole = whole * 10 + (uint64_t)(*p - '0')) > 1024)
+			goto bad;
+	if (*p == '.') {
+		for (p++; *p >= '0' && *p <= '9'; p++, places++) {
+			if (places == 3)
+				goto bad;
+			scale /= 10;
+			frac += (uint64_t)(*p - '0') * scale;
+		}
+		if (places == 0)
+			goto bad;
+	}
+	if (*p || whole * 1000000000 + frac < 10000000)
+		goto bad;
+	*(uint64_t *)FIELD(base, k) = whole * 1000000000 + frac;
+	return 0;
+bad:
+	occ_model__fail(c, n->pos, "%s: '%s' is not a valid number of CPUs", occ_model__path(c),
+			occ_model__show(n->str ? n->str : "", show));
+	occ_error_hint(c->err, "write a number from 0.01 to 1024, e.g. 2 or 1.5");
+	return OCC_EINVALID;
+}
+
+static int parse_pids(struct occ_model_ctx *c, const struct occ_ynode *n, void *base,
+		      const struct key *k)
+{
+	long v;
+	int ret = parse_integer(c, n, 0, 4194304, &v);
+
+	if (ret)
+		return ret;
+	if (v > 0 && v < 32) {
+		occ_model__fail(c, n->pos, "%s: %ld processes cannot run opencode and its tools",
+				occ_model__path(c), v);
+		occ_error_hint(c->err, "write at least 32, or 0 for no limit");
+		return OCC_EINVALID;
+	}
+	*(long *)FIELD(base, k) = v;
+	return 0;
+}
+
 static int parse_enum(struct occ_model_ctx *c, const struct occ_ynode *n, void *base,
 		      const struct key *k)
 {
@@ -648,6 +749,27 @@ static void list_release(const struct list *l, void *field, size_t *count)
 	*count = 0;
 }
 
+static int list_string(struct occ_model_ctx *c, const struct occ_ynode *n,
+		       const struct list *l, void *item)
+{
+	char show[OCC_SHOW_MAX + 8];
+	const char *s = "", *why;
+	int ret = scalar_text(c, n, &s);
+
+	if (ret)
+		return ret;
+	why = l->item_rule(s);
+	if (why) {
+		occ_model__fail(c, n->pos, "%s: '%s' is not valid: %s", occ_model__path(c),
+				occ_model__show(s, show), why);
+		if (l->item_hint)
+			occ_error_hint(c->err, "%s", l->item_hint);
+		return OCC_EINVALID;
+	}
+	set_ptr(item, occ_xstrdup(s));
+	return 0;
+}
+
 static int parse_list_item(struct occ_model_ctx *c, const struct occ_ynode *n,
 			   const struct list *l, void *item)
 {
@@ -661,6 +783,8 @@ static int parse_list_item(struct occ_model_ctx *c, const struct occ_ynode *n,
 	}
 	if (l->items)
 		return map_table(c, n, l->items, item);
+	if (l->item_rule)
+		return list_string(c, n, l, item);
 	ret = host_path(c, n, &path);
 	if (!ret)
 		set_ptr(item, path);
@@ -868,6 +992,14 @@ static const struct key health_keys[] = {
 };
 static const struct table health_table = TABLE(health_keys);
 
+static const struct list server_names_list = {
+	.item_rule = occ_model__check_address,
+	.item_size = sizeof(char *),
+	.count_offset = offsetof(struct occ_container, n_server_names),
+	.release = string_release,
+	.item_hint = "write a host name or IP address the service is reached by, e.g. code.example.com",
+};
+
 static const struct key container_keys[] = {
 	LEAF("port", parse_port, struct occ_container, port),
 	{ .name = "bind", .parse = parse_bind, .offset = offsetof(struct occ_container, bind),
@@ -877,6 +1009,7 @@ static const struct key container_keys[] = {
 	ENUM("restart", struct occ_container, restart, restart_enum),
 	MAP("health", parse_map, struct occ_container, health, health_table),
 	LEAF("running", parse_bool, struct occ_container, running),
+	LIST("server_names", parse_list, struct occ_container, server_names, server_names_list),
 	REFUSED("ports", "occ publishes one port: set 'port' (host) and 'container_port'"),
 	REFUSED("environment", "the key is 'env'"),
 };
@@ -995,6 +1128,13 @@ static const struct key watch_keys[] = {
 };
 static const struct table watch_table = TABLE(watch_keys);
 
+static const struct key resources_keys[] = {
+	LEAF("memory", parse_memory, struct occ_resources, memory),
+	LEAF("cpus", parse_cpus, struct occ_resources, nano_cpus),
+	LEAF("pids", parse_pids, struct occ_resources, pids),
+};
+static const struct table resources_table = TABLE(resources_keys, POS(struct occ_resources));
+
 static const struct key top_keys[] = {
 	LEAF_REQ("version", parse_version, struct occ_state, version),
 	STR("name", struct occ_state, name, occ_model__check_docker_name, NULL),
@@ -1007,6 +1147,7 @@ static const struct key top_keys[] = {
 	STR("default_host", struct occ_state, default_host, occ_model__check_docker_name, NULL),
 	MAP("service", parse_map, struct occ_state, service, service_table),
 	MAP("watch", parse_map, struct occ_state, watch, watch_table),
+	MAP("resources", parse_map, struct occ_state, resources, resources_table),
 };
 static const struct table top_table = TABLE(top_keys);
 

@@ -8,6 +8,7 @@
 #include "model/model-internal.h"
 
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -211,10 +212,27 @@ struct occ_state *occ_state_new_default(void)
 	st->container.restart = OCC_RESTART_UNLESS_STOPPED;
 	st->container.health.timeout_ms = DEFAULT_HEALTH_MS;
 	st->container.running = true;
+	st->resources.pids = OCC_DEFAULT_PIDS_LIMIT;
 	set_default_volumes(st);
 	st->watch.resync_ms = DEFAULT_RESYNC_MS;
 	st->watch.self_heal = true;
 	return st;
+}
+
+static char **strv_copy(char *const *src, size_t n)
+{
+	char **v = n ? occ_xcalloc(n, sizeof(*v)) : NULL;
+
+	for (size_t i = 0; i < n; i++)
+		v[i] = occ_xstrdup(src[i]);
+	return v;
+}
+
+static void strv_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
 }
 
 static void build_release(struct occ_image_build *b)
@@ -252,6 +270,7 @@ void occ_state_free(struct occ_state *st)
 	free(st->container.bind);
 	occ_kvlist_release(&st->container.env);
 	free(st->container.health.path);
+	strv_free(st->container.server_names, st->container.n_server_names);
 	for (i = 0; i < st->n_users; i++)
 		occ_model__user_release(&st->users[i]);
 	free(st->users);
@@ -286,6 +305,7 @@ static void container_copy(struct occ_container *dst, const struct occ_container
 	dst->bind = occ_xstrdup(src->bind);
 	kvlist_copy(&dst->env, &src->env);
 	dst->health.path = occ_xstrdup(src->health.path);
+	dst->server_names = strv_copy(src->server_names, src->n_server_names);
 }
 
 struct occ_state *occ_state_clone(const struct occ_state *st)
@@ -336,6 +356,16 @@ static void merge_mount(struct occ_state *st, const struct occ_mount *m)
 	st->mounts[i].target = occ_xstrdup(m->target);
 }
 
+static void add_server_name(struct occ_container *ct, const char *name)
+{
+	for (size_t i = 0; i < ct->n_server_names; i++)
+		if (strcasecmp(ct->server_names[i], name) == 0)
+			return;
+	ct->server_names = occ_xrealloc(ct->server_names,
+					(ct->n_server_names + 1) * sizeof(*ct->server_names));
+	ct->server_names[ct->n_server_names++] = occ_xstrdup(name);
+}
+
 struct occ_state *occ_state_for_host(const struct occ_state *st, const struct occ_host *host)
 {
 	struct occ_state *c = occ_state_clone(st);
@@ -362,6 +392,9 @@ struct occ_state *occ_state_for_host(const struct occ_state *st, const struct oc
 		occ_kvlist_set(&c->container.env, o->env.items[i].key, o->env.items[i].value);
 	for (i = 0; i < o->n_mounts; i++)
 		merge_mount(c, &o->mounts[i]);
+	/* The name users reach a remote host by is one the front serves. */
+	if (host->address)
+		add_server_name(&c->container, host->address);
 	return c;
 }
 
@@ -410,6 +443,65 @@ bool occ_env_key_is_sensitive(const char *key)
 	return false;
 }
 
+const char *const occ_cap_add[] = { "CHOWN", "KILL", "SETGID", "SETUID" };
+const size_t occ_n_cap_add = OCC_ARRAY_SIZE(occ_cap_add);
+
+static int cmp_cap(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* "cap_chown" and "CAP_CHOWN" are Docker's spellings of CHOWN too. */
+static char *cap_name(const char *s)
+{
+	char *n;
+
+	if (strncasecmp(s, "CAP_", 4) == 0)
+		s += 4;
+	n = occ_xstrdup(s);
+	for (char *p = n; *p; p++)
+		if (*p >= 'a' && *p <= 'z')
+			*p = (char)(*p - 'a' + 'A');
+	return n;
+}
+
+char *occ_security_text(bool drop_all, const char *const *cap_add, size_t n_cap_add,
+			bool no_new_privileges)
+{
+	struct occ_strbuf sb = OCC_STRBUF_INIT;
+	char **caps = n_cap_add ? occ_xcalloc(n_cap_add, sizeof(*caps)) : NULL;
+
+	occ_strbuf_init(&sb);
+	for (size_t i = 0; i < n_cap_add; i++)
+		caps[i] = cap_name(cap_add[i]);
+	if (n_cap_add)
+		qsort(caps, n_cap_add, sizeof(*caps), cmp_cap);
+	occ_strbuf_adds(&sb, drop_all ? "drop ALL" : "Docker's default capabilities");
+	for (size_t i = 0; i < n_cap_add; i++) {
+		occ_strbuf_adds(&sb, i ? "," : "; add ");
+		occ_strbuf_adds(&sb, caps[i]);
+		free(caps[i]);
+	}
+	free(caps);
+	if (no_new_privileges)
+		occ_strbuf_adds(&sb, "; " OCC_SECURITY_OPT);
+	return occ_strbuf_detach(&sb);
+}
+
+char *occ_security_text_desired(void)
+{
+	return occ_security_text(true, occ_cap_add, occ_n_cap_add, true);
+}
+
+char *occ_log_text(const char *driver, const char *max_size, const char *max_file)
+{
+	if (!driver || !*driver)
+		return occ_xstrdup("(daemon default)");
+	return occ_xasprintf("%s max-size=%s max-file=%s", driver,
+			     max_size && *max_size ? max_size : "(none)",
+			     max_file && *max_file ? max_file : "(none)");
+}
+
 bool occ_bind_is_loopback(const char *bind)
 {
 	unsigned char a[16];
@@ -439,9 +531,36 @@ bool occ_state_login_open(const struct occ_state *eff)
 	return true;
 }
 
+/* A bind address that names one interface (not 0.0.0.0, ::, or loopback,
+ * which the front serves anyway). */
+static bool bind_is_specific(const char *bind)
+{
+	return bind && *bind && strcmp(bind, "0.0.0.0") != 0 && strcmp(bind, "::") != 0 &&
+	       !occ_bind_is_loopback(bind);
+}
+
 void occ_state_container_env(struct occ_kvlist *out, const struct occ_state *eff)
 {
-	kvlist_copy(out, &eff->container.env);
+	const struct occ_container *ct = &eff->container;
+	struct occ_strbuf names = OCC_STRBUF_INIT;
+	char port[8];
+
+	occ_strbuf_init(&names);
+	kvlist_copy(out, &ct->env);
+	snprintf(port, sizeof(port), "%u", (unsigned)ct->container_port);
+	occ_kvlist_set(out, OCC_LISTEN_PORT_ENV, port);
+	if (bind_is_specific(ct->bind))
+		occ_strbuf_adds(&names, ct->bind);
+	for (size_t i = 0; i < ct->n_server_names; i++) {
+		if (bind_is_specific(ct->bind) && strcasecmp(ct->server_names[i], ct->bind) == 0)
+			continue;
+		if (names.len)
+			occ_strbuf_addc(&names, ',');
+		occ_strbuf_adds(&names, ct->server_names[i]);
+	}
+	if (names.len)
+		occ_kvlist_set(out, OCC_PUBLIC_NAMES_ENV, names.buf);
+	occ_strbuf_release(&names);
 	if (occ_state_login_open(eff))
 		occ_kvlist_set(out, OCC_LOGIN_ENV, "open");
 }

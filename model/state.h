@@ -89,6 +89,20 @@ struct occ_container {
 	enum occ_restart_policy restart;
 	struct occ_health health;
 	bool running;         /* desired run state; false after `occ stop` */
+	char **server_names;  /* extra Host names the front answers to */
+	size_t n_server_names;
+	struct occ_pos pos;
+};
+
+/*
+ * Limits of the container (Docker's Memory, NanoCpus, PidsLimit). A pids
+ * limit is on by default: an agent's fork bomb must not reach the host.
+ */
+#define OCC_DEFAULT_PIDS_LIMIT 4096
+struct occ_resources {
+	uint64_t memory;      /* bytes; 0 = no limit (the default) */
+	uint64_t nano_cpus;   /* 10^9 = one CPU; 0 = no limit (the default) */
+	long pids;            /* default OCC_DEFAULT_PIDS_LIMIT; 0 = no limit */
 	struct occ_pos pos;
 };
 
@@ -175,6 +189,7 @@ struct occ_state {
 	char *default_host;   /* NULL = "local" */
 	struct occ_service service;
 	struct occ_watch watch;
+	struct occ_resources resources;
 };
 
 /*
@@ -227,6 +242,30 @@ char *occ_volume_docker_name(const struct occ_state *st, const struct occ_volume
  * such values are never printed. */
 bool occ_env_key_is_sensitive(const char *key);
 
+/*
+ * The hardening occ gives every container it creates: all capabilities
+ * dropped but these (CHOWN: the entrypoint hands fresh volume mountpoints to
+ * their users; SETUID/SETGID: it and nginx drop to unprivileged users; KILL:
+ * root forwards signals to processes of other users), no-new-privileges, and
+ * Docker's json-file log driver with rotation. occ_security_text() is the
+ * canonical text of such a set, the same for the desired state and for what
+ * the driver observes: "drop ALL; add CHOWN,KILL,SETGID,SETUID;
+ * no-new-privileges" (names upper case without CAP_, sorted), or
+ * "Docker's default capabilities" without a drop of ALL.
+ */
+extern const char *const occ_cap_add[];
+extern const size_t occ_n_cap_add;
+#define OCC_SECURITY_OPT   "no-new-privileges"
+#define OCC_LOG_DRIVER     "json-file"
+#define OCC_LOG_MAX_SIZE   "10m"
+#define OCC_LOG_MAX_FILE   "3"
+char *occ_security_text(bool drop_all, const char *const *cap_add, size_t n_cap_add,
+			bool no_new_privileges);
+/* The desired text (occ_cap_add, no-new-privileges) and log setting text
+ * ("json-file max-size=10m max-file=3"). Caller frees. */
+char *occ_security_text_desired(void);
+char *occ_log_text(const char *driver, const char *max_size, const char *max_file);
+
 /* Whether an address (the container bind) is a loopback address. */
 bool occ_bind_is_loopback(const char *bind);
 
@@ -239,9 +278,20 @@ bool occ_bind_is_loopback(const char *bind);
 #define OCC_LOGIN_ENV "OCC_LOGIN"
 bool occ_state_login_open(const struct occ_state *eff);
 
-/* The environment the container is created with: container.env plus
- * OCC_LOGIN=open when occ_state_login_open(eff). out is initialised here;
- * release it with occ_kvlist_release(). */
+/*
+ * Variables occ derives for its image; every OCC_* key is reserved (the
+ * loader rejects them in env). OCC_LISTEN_PORT is container.container_port,
+ * OCC_PUBLIC_NAMES the Host names the front answers to besides localhost,
+ * 127.0.0.1 and [::1]: a specific bind address and container.server_names
+ * (a remote host's address is added to those by occ_state_for_host).
+ */
+#define OCC_LISTEN_PORT_ENV  "OCC_LISTEN_PORT"
+#define OCC_PUBLIC_NAMES_ENV "OCC_PUBLIC_NAMES"
+
+/* The environment the container is created with: container.env, then
+ * OCC_LISTEN_PORT, OCC_PUBLIC_NAMES when there are names, and OCC_LOGIN=open
+ * when occ_state_login_open(eff). out is initialised here; release it with
+ * occ_kvlist_release(). */
 void occ_state_container_env(struct occ_kvlist *out, const struct occ_state *eff);
 
 #endif

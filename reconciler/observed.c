@@ -43,6 +43,8 @@ void occ_obs_container_release(struct occ_obs_container *c)
 	occ_kvlist_release(&c->env);
 	mounts_free(c->mounts, c->n_mounts);
 	volumes_free(c->volumes, c->n_volumes);
+	free(c->security);
+	free(c->log);
 	free(c->health);
 	free(c->started_at);
 	memset(c, 0, sizeof(*c));
@@ -134,6 +136,8 @@ static void container_copy(struct occ_obs_container *d, const struct occ_obs_con
 	kvlist_copy(&d->env, &s->env);
 	d->mounts = mounts_copy(s->mounts, s->n_mounts);
 	d->volumes = volumes_copy(s->volumes, s->n_volumes);
+	d->security = occ_xstrdup(s->security);
+	d->log = occ_xstrdup(s->log);
 	d->health = occ_xstrdup(s->health);
 	d->started_at = occ_xstrdup(s->started_at);
 }

@@ -62,6 +62,11 @@ struct occ_obs_container {
 	struct occ_volume *volumes; /* named volumes: name is Docker's full name */
 	size_t n_volumes;
 	bool init;
+	char *security;           /* occ_security_text() of CapDrop/CapAdd/SecurityOpt */
+	char *log;                /* occ_log_text() of LogConfig */
+	uint64_t memory;          /* HostConfig.Memory; 0 = none */
+	uint64_t nano_cpus;       /* HostConfig.NanoCpus; 0 = none */
+	long pids_limit;          /* HostConfig.PidsLimit; 0 = none (null/0/-1) */
 	char *health;             /* Docker healthcheck status or NULL */
 	char *started_at;         /* RFC 3339 or NULL */
 	int exit_code;

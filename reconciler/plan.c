@@ -268,6 +268,36 @@ static bool cmp_volumes(struct changes *cs, const struct occ_obs_container *c,
 	return dropped;
 }
 
+static void cmp_u64(struct changes *cs, const char *field, uint64_t old_value,
+		    uint64_t new_value)
+{
+	char a[24], b[24];
+
+	if (old_value == new_value)
+		return;
+	snprintf(a, sizeof(a), "%llu", (unsigned long long)old_value);
+	snprintf(b, sizeof(b), "%llu", (unsigned long long)new_value);
+	changes_add(cs, field, old_value ? a : NULL, new_value ? b : NULL, false, true);
+	cs->items[cs->n - 1].number = true;
+}
+
+/* The hardening (state.h) and resources: a container made by an older occ
+ * lacks the hardening, which recreates it. */
+static void container_limits(struct changes *cs, const struct occ_obs_container *c,
+			     const struct occ_state *st)
+{
+	char *sec = occ_security_text_desired();
+	char *log = occ_log_text(OCC_LOG_DRIVER, OCC_LOG_MAX_SIZE, OCC_LOG_MAX_FILE);
+
+	cmp_str(cs, "container.security", c->security, sec);
+	cmp_str(cs, "container.log", c->log, log);
+	cmp_u64(cs, "resources.memory", c->memory, st->resources.memory);
+	cmp_u64(cs, "resources.nano_cpus", c->nano_cpus, st->resources.nano_cpus);
+	cmp_u64(cs, "resources.pids", (uint64_t)c->pids_limit, (uint64_t)st->resources.pids);
+	free(sec);
+	free(log);
+}
+
 /* Field-level compare; returns whether a volume the container had is dropped. */
 static bool container_fields(struct changes *cs, const struct occ_obs_container *c,
 			     const struct occ_state *st, const struct occ_kvlist *image_env)
@@ -285,6 +315,7 @@ static bool container_fields(struct changes *cs, const struct occ_obs_container 
 		occ_restart_policy_name(d->restart));
 	if (!c->init)
 		changes_add(cs, "container.init", "false", "true", false, true);
+	container_limits(cs, c, st);
 	/* With the login mode (env.OCC_LOGIN), which users and bind decide. */
 	cmp_env(cs, &c->env, &env, image_env);
 	cmp_mounts(cs, c, st);
@@ -428,7 +459,8 @@ static bool spec_matches(const struct occ_obs_container *c, const struct occ_sta
 {
 	char hash[OCC_HASH_HEX_LEN + 1];
 
-	if (!c->spec_hash || !occ_spec_hash_supported(c->hash_version))
+	/* An older version's hash lacks the hardening: compare the fields. */
+	if (!c->spec_hash || c->hash_version != OCC_HASH_VERSION)
 		return false;
 	if (occ_spec_hash(st, c->hash_version, hash) != 0)
 		return false;

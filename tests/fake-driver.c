@@ -103,6 +103,12 @@ struct occ_obs_container *fake_add_container_from(struct fake_driver *f, const s
 		c->volumes[i].target = occ_xstrdup(st->volumes[i].target);
 	}
 	c->init = true;
+	/* What the Docker driver creates (translate.c's host_config). */
+	c->security = occ_security_text_desired();
+	c->log = occ_log_text(OCC_LOG_DRIVER, OCC_LOG_MAX_SIZE, OCC_LOG_MAX_FILE);
+	c->memory = st->resources.memory;
+	c->nano_cpus = st->resources.nano_cpus;
+	c->pids_limit = st->resources.pids;
 	return c;
 }
 

@@ -281,6 +281,54 @@ END_TEST
 
 /* ---- lists -------------------------------------------------------------- */
 
+/* HostConfig's hardening and limits, as the planner compares them. */
+static const struct {
+	const char *host_config;
+	const char *security, *log;
+	long pids;
+	uint64_t memory, nano_cpus;
+} hardening_cases[] = {
+	{ "'CapDrop':['ALL'],'CapAdd':['SETUID','CHOWN','KILL','SETGID'],"
+	  "'SecurityOpt':['no-new-privileges'],'PidsLimit':4096,"
+	  "'LogConfig':{'Type':'json-file','Config':{'max-size':'10m','max-file':'3'}}",
+	  "drop ALL; add CHOWN,KILL,SETGID,SETUID; no-new-privileges",
+	  "json-file max-size=10m max-file=3", 4096, 0, 0 },
+	/* Docker's other spellings: CAP_ prefix, lower case, no-new-privileges:true */
+	{ "'CapDrop':['all'],'CapAdd':['cap_kill','CAP_CHOWN','setgid','SETUID'],"
+	  "'SecurityOpt':['no-new-privileges:true'],'PidsLimit':64,'Memory':536870912,"
+	  "'NanoCpus':1500000000,'LogConfig':{'Type':'json-file','Config':{}}",
+	  "drop ALL; add CHOWN,KILL,SETGID,SETUID; no-new-privileges",
+	  "json-file max-size=(none) max-file=(none)", 64, 536870912, 1500000000 },
+	/* an older occ's container: nothing set; PidsLimit null, 0 or -1 is none */
+	{ "'CapDrop':null,'CapAdd':null,'SecurityOpt':null,'PidsLimit':-1,"
+	  "'LogConfig':{'Type':'json-file','Config':{}}",
+	  "Docker's default capabilities", "json-file max-size=(none) max-file=(none)", 0, 0, 0 },
+	{ "'PidsLimit':null", "Docker's default capabilities", "(daemon default)", 0, 0, 0 },
+};
+
+START_TEST(test_parse_hardening)
+{
+	struct occ_obs_container c;
+	struct occ_error err;
+	char *raw = occ_xasprintf("{'Id':'h1','Name':'/demo','State':{'Status':'running'},"
+				  "'Config':{},'HostConfig':{%s}}",
+				  hardening_cases[_i].host_config);
+	char *json = q(raw);
+
+	occ_error_clear(&err);
+	ck_assert_int_eq(occ_docker__parse_container(&c, json, strlen(json), NULL, "demo", 3000,
+						     &err), 0);
+	ck_str("security", c.security, hardening_cases[_i].security);
+	ck_str("log", c.log, hardening_cases[_i].log);
+	ck_assert_int_eq(c.pids_limit, hardening_cases[_i].pids);
+	ck_assert_uint_eq(c.memory, hardening_cases[_i].memory);
+	ck_assert_uint_eq(c.nano_cpus, hardening_cases[_i].nano_cpus);
+	occ_obs_container_release(&c);
+	free(json);
+	free(raw);
+}
+END_TEST
+
 START_TEST(test_parse_container_list)
 {
 	static const char list[] =
@@ -470,13 +518,17 @@ static struct occ_state *body_state(void)
 START_TEST(test_create_body)
 {
 	static const char want[] =
-		"{'Env':['A_FIRST=x=y \\'q\\'','TZ=UTC'],'ExposedPorts':{'3000/tcp':{}},"
-		"'HostConfig':{'Init':true,'Mounts':["
+		"{'Env':['A_FIRST=x=y \\'q\\'','OCC_LISTEN_PORT=3000','TZ=UTC'],"
+		"'ExposedPorts':{'3000/tcp':{}},"
+		"'HostConfig':{'CapAdd':['CHOWN','KILL','SETGID','SETUID'],'CapDrop':['ALL'],"
+		"'Init':true,'LogConfig':{'Config':{'max-file':'3','max-size':'10m'},"
+		"'Type':'json-file'},'Mounts':["
 		"{'ReadOnly':true,'Source':'/srv/code','Target':'/code','Type':'bind'},"
 		"{'Source':'demo-data','Target':'/data','Type':'volume','VolumeOptions':"
 		"{'Labels':{'dev.opencode-cloud.managed-by':'occ','dev.opencode-cloud.project':'demo'}}}],"
+		"'PidsLimit':4096,"
 		"'PortBindings':{'3000/tcp':[{'HostIp':'0.0.0.0','HostPort':'3001'}]},"
-		"'RestartPolicy':{'Name':'on-failure'}},"
+		"'RestartPolicy':{'Name':'on-failure'},'SecurityOpt':['no-new-privileges']},"
 		"'Image':'occ-test:1',"
 		"'Labels':{'dev.opencode-cloud.hash-version':'1','dev.opencode-cloud.image-id':"
 		"'sha256:7f21','dev.opencode-cloud.managed-by':'occ','dev.opencode-cloud.project':"
@@ -754,6 +806,7 @@ static Suite *docker_json_suite(void)
 	TCase *tc = tcase_create("translate");
 
 	tcase_add_loop_test(tc, test_parse_container, 0, OCC_ARRAY_SIZE(ctr_cases));
+	tcase_add_loop_test(tc, test_parse_hardening, 0, (int)OCC_ARRAY_SIZE(hardening_cases));
 	tcase_add_test(tc, test_parse_brief);
 	tcase_add_test(tc, test_parse_image);
 	tcase_add_test(tc, test_parse_container_list);

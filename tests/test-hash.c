@@ -15,9 +15,10 @@
 
 #include "model/hash.h"
 
-/* occ_spec_hash of REF, hash versions 1 and 2. Never edit to make the test pass. */
+/* occ_spec_hash of REF, hash versions 1, 2 and 3. Never edit to make the test pass. */
 #define REF_HASH "f5e660a51311b9b05f6c720babd2a654d540dcf15624fe9329f631659dd7a446"
 #define REF_HASH_V2 "b650d34269c3dbba205f391f595176da102407db8a3e862c630f4b15f94245c1"
+#define REF_HASH_V3 "dbb7b9827fb0f45f2ea9d00e357e69cd10ce3ae9b378b6c464d0391888db942b"
 
 static void hash_of_version(const char *yaml, int version, char out[OCC_HASH_HEX_LEN + 1])
 {
@@ -70,6 +71,14 @@ static const char *const same[] = {
 
 /* One field each, different from REF. */
 static const char *const differ[] = {
+	/* limits and the names the front serves are part of what Docker is given */
+	REF "resources: {pids: 512}\n",
+	REF "resources: {memory: 1g}\n",
+	REF "resources: {cpus: 1.5}\n",
+	"version: 1\nname: web\nimage: {ref: 'img:1'}\n"
+	"container: {port: 3000, env: {A: '1', B: two}, server_names: [code.example.com]}\n"
+	"mounts: [{source: /srv/a, target: /a}, {source: /srv/b, target: /b, readonly: true}]\n"
+	"volumes: [{name: data, target: /data}]\n",
 	/* an enabled account turns the login mode from open to required */
 	REF "users: [{name: alice, password_hash: '$6$abcdefgh$" "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'}]\n",
 	"version: 1\nname: web2\nimage: {ref: 'img:1'}\ncontainer: {port: 3000, env: {A: '1', B: two}}\n"
@@ -151,10 +160,13 @@ START_TEST(test_reference_hash_is_stable)
 	ck_assert_str_eq(a, REF_HASH);
 	hash_of_version(REF, 2, a);
 	ck_assert_str_eq(a, REF_HASH_V2);
+	hash_of_version(REF, 3, a);
+	ck_assert_str_eq(a, REF_HASH_V3);
 	ck_assert(occ_spec_hash_supported(1));
 	ck_assert(occ_spec_hash_supported(2));
-	ck_assert(!occ_spec_hash_supported(3));
-	ck_assert_int_eq(occ_spec_hash(st, 3, a), OCC_EINVALID);
+	ck_assert(occ_spec_hash_supported(3));
+	ck_assert(!occ_spec_hash_supported(4));
+	ck_assert_int_eq(occ_spec_hash(st, 4, a), OCC_EINVALID);
 	occ_state_free(st);
 }
 END_TEST

@@ -112,7 +112,17 @@ START_TEST(test_apply_from_nothing)
 	ck_assert_ptr_nonnull(strstr(env, "TZ=UTC\n"));
 	labels = inspect("{{index .Config.Labels \"dev.opencode-cloud.managed-by\"}} "
 			 "{{index .Config.Labels \"dev.opencode-cloud.hash-version\"}}");
-	ck_assert_str_eq(labels, "occ 2");
+	ck_assert_str_eq(labels, "occ 3");
+	free(st);
+	/* The hardening every container gets (model/state.h), as Docker has it. */
+	st = inspect("{{.HostConfig.CapDrop}} {{.HostConfig.CapAdd}} {{.HostConfig.SecurityOpt}} "
+		     "{{.HostConfig.PidsLimit}} {{.HostConfig.LogConfig.Type}} "
+		     "{{index .HostConfig.LogConfig.Config \"max-size\"}} "
+		     "{{index .HostConfig.LogConfig.Config \"max-file\"}}");
+	ck_assert_str_eq(st, "[ALL] [CHOWN KILL SETGID SETUID] [no-new-privileges] 4096 json-file 10m 3");
+	free(env);
+	env = inspect("{{range .Config.Env}}{{println .}}{{end}}");
+	ck_assert_ptr_nonnull(strstr(env, "OCC_LISTEN_PORT=3000\n"));
 	vol = inspect("{{range .Mounts}}{{.Name}}:{{.Destination}}{{end}}");
 	ck_assert_ptr_nonnull(strstr(vol, ":/data"));
 	ck_assert_int_eq(count_containers(), 1);
@@ -199,6 +209,26 @@ START_TEST(test_env_change_recreates)
 	ck_assert_ptr_nonnull(strstr(env, "TZ=Europe/Paris\n"));
 	ck_assert_ptr_null(strstr(env, "TZ=UTC"));
 	free(env);
+}
+END_TEST
+
+/* resources: limits Docker enforces; a change recreates, dropping it returns
+ * to the default pids limit. */
+START_TEST(test_resources_change_recreates)
+{
+	char *limits;
+
+	write_state("occ-itest:1", "  env: {TZ: Europe/Paris}\n",
+		    "resources: {pids: 256, memory: 256m, cpus: 0.5}\n");
+	change_and_apply("~ resources.pids: 4096 -> 256 (forces recreate)", RECREATE_ONE);
+	limits = inspect("{{.HostConfig.PidsLimit}} {{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}");
+	ck_assert_str_eq(limits, "256 268435456 500000000");
+	free(limits);
+	write_state("occ-itest:1", "  env: {TZ: Europe/Paris}\n", "");
+	change_and_apply("~ resources.pids: 256 -> 4096 (forces recreate)", RECREATE_ONE);
+	limits = inspect("{{.HostConfig.PidsLimit}} {{.HostConfig.Memory}} {{.HostConfig.NanoCpus}}");
+	ck_assert_str_eq(limits, "4096 0 0");
+	free(limits);
 }
 END_TEST
 
@@ -819,6 +849,7 @@ int main(void)
 	tcase_add_test(tc, test_apply_from_nothing);
 	tcase_add_test(tc, test_apply_again_is_noop);
 	tcase_add_test(tc, test_env_change_recreates);
+	tcase_add_test(tc, test_resources_change_recreates);
 	tcase_add_test(tc, test_port_change_recreates);
 	tcase_add_test(tc, test_mount_change_recreates);
 	tcase_add_test(tc, test_image_change_recreates);

@@ -95,9 +95,11 @@ static void w_no_hash_label(struct fake_driver *f, const struct occ_state *st)
 	c->hash_version = 0;
 }
 
-/* Created by an occ with hash version 1: no OCC_LOGIN (login required). Its
- * version-1 hash still matches, so an upgrade recreates nothing; the login
- * mode changes with the next recreate only (fail closed meanwhile). */
+/* Created by an occ with hash version 1: no OCC_LOGIN (login required) and
+ * none of the hardening of hash version 3 (capabilities, no-new-privileges,
+ * log rotation, pids limit). Its version-1 hash still matches what it was
+ * created with, but an older version no longer vouches for the container:
+ * the fields are compared and the missing hardening recreates it once. */
 static void w_hash_v1(struct fake_driver *f, const struct occ_state *st)
 {
 	struct occ_obs_container *c;
@@ -113,6 +115,11 @@ static void w_hash_v1(struct fake_driver *f, const struct occ_state *st)
 	free(c->spec_hash);
 	c->spec_hash = occ_xstrdup(hash);
 	c->hash_version = 1;
+	free(c->security);
+	c->security = occ_security_text(false, NULL, 0, false);
+	free(c->log);
+	c->log = occ_log_text("json-file", NULL, NULL);
+	c->pids_limit = 0;
 }
 
 /* The image was built from another embedded context (an older occ). */
@@ -151,6 +158,7 @@ static void w_image_env(struct fake_driver *f, const struct occ_state *st)
 	c = fake_add_container_from(f, st, OCC_CTR_RUNNING);
 	occ_kvlist_release(&c->env);
 	occ_kvlist_set(&c->env, "TZ", "UTC");
+	occ_kvlist_set(&c->env, OCC_LISTEN_PORT_ENV, "3000");
 	if (occ_state_login_open(st))
 		occ_kvlist_set(&c->env, OCC_LOGIN_ENV, "open");
 	free(c->spec_hash);
@@ -274,7 +282,7 @@ static const struct golden_case golden[] = {
 	{ "leftover", BASE, w_leftover, NULL, 1 },
 	{ "no-hash-label-same-fields", BASE, w_no_hash_label, NULL, 0 },
 	{ "future-hash-version-same-fields", BASE, w_future_hash, NULL, 0 },
-	{ "hash-version-1-in-sync", BASE "container: {env: {TZ: UTC}}\n", w_hash_v1, NULL, 0 },
+	{ "hash-version-1-hardened", BASE "container: {env: {TZ: UTC}}\n", w_hash_v1, NULL, 1 },
 	{ "login-closes-on-first-user", BASE ALICE(""), w_running_prev, BASE, 1 },
 	{ "embedded-image-outdated", EMBEDDED, w_old_embedded, NULL, 1 },
 	{ "embedded-image-current", EMBEDDED, w_new_embedded, NULL, 0 },

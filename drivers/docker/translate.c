@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "model/state.h"
 
@@ -399,6 +400,44 @@ static void parse_state_block(struct occ_obs_container *c, json_t *state)
 		c->started_at = occ_xstrdup(started);
 }
 
+static bool array_has(json_t *arr, const char *want)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(arr, i, v)
+		if (json_is_string(v) && strcasecmp(json_string_value(v), want) == 0)
+			return true;
+	return false;
+}
+
+/* Capabilities, no-new-privileges, limits and log rotation, as occ's
+ * canonical texts (model/state.h) so the planner compares like with like. */
+static void parse_hardening(struct occ_obs_container *c, json_t *host)
+{
+	json_t *add = json_object_get(host, "CapAdd"), *log = json_object_get(host, "LogConfig");
+	json_t *cfg = json_object_get(log, "Config");
+	const char *caps[64];
+	size_t n = 0, i;
+	json_t *v;
+	json_int_t pids = json_integer_value(json_object_get(host, "PidsLimit"));
+	json_int_t mem = json_integer_value(json_object_get(host, "Memory"));
+	json_int_t cpus = json_integer_value(json_object_get(host, "NanoCpus"));
+
+	json_array_foreach(add, i, v)
+		if (json_is_string(v) && n < OCC_ARRAY_SIZE(caps))
+			caps[n++] = json_string_value(v);
+	c->security = occ_security_text(array_has(json_object_get(host, "CapDrop"), "ALL"), caps, n,
+					array_has(json_object_get(host, "SecurityOpt"),
+						  "no-new-privileges") ||
+					array_has(json_object_get(host, "SecurityOpt"),
+						  "no-new-privileges:true"));
+	c->log = occ_log_text(jstr(log, "Type"), jstr(cfg, "max-size"), jstr(cfg, "max-file"));
+	c->pids_limit = pids > 0 ? (long)pids : 0;
+	c->memory = mem > 0 ? (uint64_t)mem : 0;
+	c->nano_cpus = cpus > 0 ? (uint64_t)cpus : 0;
+}
+
 int occ_docker__parse_container(struct occ_obs_container *out, const char *json,
 				size_t len, const struct occ_kvlist *image_env,
 				const char *project, uint16_t container_port,
@@ -431,6 +470,7 @@ int occ_docker__parse_container(struct occ_obs_container *out, const char *json,
 	c.restart = parse_restart(jstr(json_object_get(host, "RestartPolicy"), "Name"));
 	parse_mounts(&c, host);
 	c.init = json_is_true(json_object_get(host, "Init"));
+	parse_hardening(&c, host);
 	*out = c;
 	json_decref(root);
 	return 0;
@@ -683,14 +723,32 @@ static json_t *host_config(const struct occ_state *eff, const char *port_key)
 	char host_port[8];
 	json_t *bindings = json_object();
 
+	json_t *caps = json_array(), *hc;
+
 	snprintf(host_port, sizeof(host_port), "%u", (unsigned)c->port);
 	json_object_set_new(bindings, port_key, json_pack("[{s:s, s:s}]",
 		"HostIp", c->bind ? c->bind : "127.0.0.1", "HostPort", host_port));
-	return json_pack("{s:o, s:o, s:{s:s}, s:b}",
+	for (size_t i = 0; i < occ_n_cap_add; i++)
+		json_array_append_new(caps, json_string(occ_cap_add[i]));
+	/* The hardening and limits of model/state.h; the spec hash covers them. */
+	hc = json_pack("{s:o, s:o, s:{s:s}, s:b, s:[s], s:o, s:[s], s:{s:s, s:{s:s, s:s}}}",
 		"PortBindings", bindings,
 		"Mounts", mounts_array(eff),
 		"RestartPolicy", "Name", restart_name(c->restart),
-		"Init", 1);
+		"Init", 1,
+		"CapDrop", "ALL",
+		"CapAdd", caps,
+		"SecurityOpt", OCC_SECURITY_OPT,
+		"LogConfig", "Type", OCC_LOG_DRIVER,
+		"Config", "max-size", OCC_LOG_MAX_SIZE, "max-file", OCC_LOG_MAX_FILE);
+	if (eff->resources.pids)
+		json_object_set_new(hc, "PidsLimit", json_integer(eff->resources.pids));
+	if (eff->resources.memory)
+		json_object_set_new(hc, "Memory", json_integer((json_int_t)eff->resources.memory));
+	if (eff->resources.nano_cpus)
+		json_object_set_new(hc, "NanoCpus",
+				    json_integer((json_int_t)eff->resources.nano_cpus));
+	return hc;
 }
 
 char *occ_docker__create_body(const struct occ_state *eff, const char *spec_hash,
