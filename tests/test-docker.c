@@ -672,9 +672,10 @@ START_TEST(test_create_start)
 	ck_assert_str_eq(c->image_ref, IMAGE);
 	ck_assert_str_eq(c->image_id, obs.image.id);
 	/* The image's own OCC_TEST_IMAGE and PATH are left out; no users on
-	 * loopback: login open. */
-	ck_assert_uint_eq(c->env.n, 3);
+	 * loopback: login open; the listen port occ derives. */
+	ck_assert_uint_eq(c->env.n, 4);
 	ck_assert_str_eq(occ_kvlist_get(&c->env, OCC_LOGIN_ENV), "open");
+	ck_assert_str_eq(occ_kvlist_get(&c->env, OCC_LISTEN_PORT_ENV), "3000");
 	ck_assert_str_eq(occ_kvlist_get(&c->env, "OCC_TEST_MODE"), "a");
 	ck_assert_str_eq(occ_kvlist_get(&c->env, "TZ"), "UTC");
 	ck_assert_uint_eq(c->port, port);
@@ -682,6 +683,9 @@ START_TEST(test_create_start)
 	ck_assert_uint_eq(c->container_port, 3000);
 	ck_assert_int_eq(c->restart, OCC_RESTART_UNLESS_STOPPED);
 	ck_assert(c->init);
+	ck_assert_str_eq(c->security, "drop ALL; add CHOWN,KILL,SETGID,SETUID; no-new-privileges");
+	ck_assert_str_eq(c->log, "json-file max-size=10m max-file=3");
+	ck_assert_int_eq(c->pids_limit, OCC_DEFAULT_PIDS_LIMIT);
 	ck_assert_uint_eq(c->n_mounts, 1);
 	ck_assert_str_eq(c->mounts[0].source, mount_dir);
 	ck_assert(c->mounts[0].readonly);
