@@ -352,7 +352,7 @@ static enum occ_edit_style style_for(const char *path)
 {
 	static const char *const typed[] = {
 		"port", "container_port", "running", "enabled", "readonly", "install",
-		"self_heal", "version",
+		"self_heal", "version", "pids", "cpus", "memory",
 	};
 	const char *last = strrchr(path, '.');
 

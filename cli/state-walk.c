@@ -5,6 +5,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "model/util.h"
 
@@ -93,6 +94,50 @@ static void container(struct w *w, const struct occ_container *c)
 	duration(w, "timeout", c->health.timeout_ms);
 	w->ops->map_end(w->ctx);
 	boolean(w, "running", c->running);
+	w->ops->list_begin(w->ctx, "server_names");
+	for (size_t i = 0; i < c->n_server_names; i++)
+		str(w, NULL, c->server_names[i]);
+	w->ops->list_end(w->ctx);
+	w->ops->map_end(w->ctx);
+}
+
+/* Sizes as the file writes them: the largest exact binary unit. */
+static void memory(struct w *w, const char *key, uint64_t bytes)
+{
+	static const char units[] = "gmk";
+	char buf[32];
+
+	for (int i = 0; i < 3 && bytes; i++) {
+		unsigned shift = (unsigned)(30 - 10 * i);
+
+		if (bytes % (1ULL << shift) == 0) {
+			snprintf(buf, sizeof(buf), "%llu%c", (unsigned long long)(bytes >> shift),
+				 units[i]);
+			str(w, key, buf);
+			return;
+		}
+	}
+	num(w, key, bytes);
+}
+
+static void resources(struct w *w, const struct occ_resources *r)
+{
+	char buf[32];
+
+	w->ops->map_begin(w->ctx, "resources", NULL);
+	memory(w, "memory", r->memory);
+	snprintf(buf, sizeof(buf), "%llu.%03llu", (unsigned long long)(r->nano_cpus / 1000000000),
+		 (unsigned long long)(r->nano_cpus % 1000000000 / 1000000));
+	/* "1.500" -> "1.5", "2.000" -> "2" */
+	for (char *e = buf + strlen(buf) - 1; *e == '0' || *e == '.'; e--) {
+		bool dot = *e == '.';
+
+		*e = '\0';
+		if (dot)
+			break;
+	}
+	w->ops->scalar(w->ctx, "cpus", buf, OCC_WALK_NUMBER, false);
+	num(w, "pids", (unsigned long long)r->pids);
 	w->ops->map_end(w->ctx);
 }
 
@@ -204,5 +249,6 @@ void occ_cli_walk_state(const struct occ_state *st, const struct occ_walk_ops *o
 	duration(&w, "resync", st->watch.resync_ms);
 	boolean(&w, "self_heal", st->watch.self_heal);
 	ops->map_end(ctx);
+	resources(&w, &st->resources);
 	ops->map_end(ctx);
 }

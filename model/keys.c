@@ -392,9 +392,9 @@ static int parse_memory(struct occ_model_ctx *c, const struct occ_ynode *n, void
 		goto bad;
 	memcpy(digits, s, len);
 	digits[len] = '\0';
-	if (!is_decimal(digits) || occ_parse_long(digits, 1, (1L << 40) >> shift, &v) != 0)
+	if (!is_decimal(digits) || occ_parse_long(digits, 0, (1L << 40) >> shift, &v) != 0)
 		goto bad;
-	if (((uint64_t)v << shift) < 6 * 1024 * 1024) {
+	if (v && ((uint64_t)v << shift) < 6 * 1024 * 1024) {
 		occ_model__fail(c, n->pos, "%s: %s is below Docker's minimum of 6m",
 				occ_model__path(c), occ_model__show(s, show));
 		return OCC_EINVALID;
@@ -404,7 +404,7 @@ static int parse_memory(struct occ_model_ctx *c, const struct occ_ynode *n, void
 bad:
 	occ_model__fail(c, n->pos, "%s: '%s' is not a valid size", occ_model__path(c),
 			occ_model__show(s, show));
-	occ_error_hint(c->err, "write bytes or a number with a unit: 512m, 2g");
+	occ_error_hint(c->err, "write bytes or a number with a unit: 512m, 2g (0: no limit)");
 	return OCC_EINVALID;
 }
 
@@ -435,14 +435,15 @@ static int parse_cpus(struct occ_model_ctx *c, const struct occ_ynode *n, void *
 		if (places == 0)
 			goto bad;
 	}
-	if (*p || whole * 1000000000 + frac < 10000000)
+	/* 0 is no limit; below a hundredth of a CPU Docker refuses. */
+	if (*p || (whole * 1000000000 + frac && whole * 1000000000 + frac < 10000000))
 		goto bad;
 	*(uint64_t *)FIELD(base, k) = whole * 1000000000 + frac;
 	return 0;
 bad:
 	occ_model__fail(c, n->pos, "%s: '%s' is not a valid number of CPUs", occ_model__path(c),
 			occ_model__show(n->str ? n->str : "", show));
-	occ_error_hint(c->err, "write a number from 0.01 to 1024, e.g. 2 or 1.5");
+	occ_error_hint(c->err, "write a number from 0.01 to 1024, e.g. 2 or 1.5 (0: no limit)");
 	return OCC_EINVALID;
 }
 
