@@ -112,6 +112,7 @@ const char *occ_model__check_address(const char *s);
 const char *occ_model__check_login(const char *s);
 const char *occ_model__check_url_path(const char *s);
 const char *occ_model__check_abs_path(const char *s);
+const char *occ_model__check_shell(const char *s);
 
 /* A container path: absolute, no "..", not "/" itself. On success *out is the
  * path with "//", "/./" and a trailing "/" removed (caller frees). */

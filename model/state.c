@@ -8,6 +8,7 @@
 #include "model/model-internal.h"
 
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -444,4 +445,10 @@ void occ_state_container_env(struct occ_kvlist *out, const struct occ_state *eff
 	kvlist_copy(out, &eff->container.env);
 	if (occ_state_login_open(eff))
 		occ_kvlist_set(out, OCC_LOGIN_ENV, "open");
+	if (eff->container.container_port != OCC_IMAGE_LISTEN_PORT) {
+		char port[8];
+
+		snprintf(port, sizeof(port), "%u", (unsigned)eff->container.container_port);
+		occ_kvlist_set(out, OCC_LISTEN_PORT_ENV, port);
+	}
 }

@@ -115,6 +115,7 @@ struct occ_mount {
 	char *target;         /* absolute container path */
 	bool readonly;
 	struct occ_pos pos;
+	bool allow_dangerous; /* allow_dangerous: true skips occ_mount_source_danger() */
 };
 
 struct occ_volume {
@@ -239,8 +240,15 @@ bool occ_bind_is_loopback(const char *bind);
 #define OCC_LOGIN_ENV "OCC_LOGIN"
 bool occ_state_login_open(const struct occ_state *eff);
 
+/* The port nginx listens on inside occ's image (its default: 3000). occ sets
+ * it from container.container_port when that is not 3000; the loader
+ * refuses every OCC_* key in env. */
+#define OCC_LISTEN_PORT_ENV "OCC_LISTEN_PORT"
+#define OCC_IMAGE_LISTEN_PORT 3000
+
 /* The environment the container is created with: container.env plus
- * OCC_LOGIN=open when occ_state_login_open(eff). out is initialised here;
+ * OCC_LOGIN=open when occ_state_login_open(eff), plus OCC_LISTEN_PORT when
+ * container_port is not OCC_IMAGE_LISTEN_PORT. out is initialised here;
  * release it with occ_kvlist_release(). */
 void occ_state_container_env(struct occ_kvlist *out, const struct occ_state *eff);
 

@@ -57,6 +57,8 @@ static void dump_mounts(struct occ_strbuf *sb, const char *prefix, const struct 
 		occ_strbuf_addf(sb, "%smounts[%zu].source=%s\n", prefix, i, m[i].source);
 		occ_strbuf_addf(sb, "%smounts[%zu].target=%s\n", prefix, i, m[i].target);
 		occ_strbuf_addf(sb, "%smounts[%zu].readonly=%s\n", prefix, i, tf(m[i].readonly));
+		occ_strbuf_addf(sb, "%smounts[%zu].allow_dangerous=%s\n", prefix, i,
+				tf(m[i].allow_dangerous));
 	}
 }
 
@@ -226,8 +228,8 @@ static const struct valid_case valid_cases[] = {
 	{ V "image:\n  build:\n    context: embedded\n    ca_certs: []\n",
 	  { "image.build.embedded=true", "image.build.dockerfile=Dockerfile", "!image.build.ca_certs", NULL } },
 	/* container */
-	{ V "container:\n  port: 8080\n  container_port: 4096\n  restart: always\n  running: false\n",
-	  { "container.port=8080", "container.container_port=4096", "container.restart=always",
+	{ V "container:\n  port: 8080\n  container_port: 4097\n  restart: always\n  running: false\n",
+	  { "container.port=8080", "container.container_port=4097", "container.restart=always",
 	    "container.running=false", NULL } },
 	{ V "container: {port: 1, container_port: 65535, restart: \"no\"}\n",
 	  { "container.port=1", "container.container_port=65535", "container.restart=no", NULL } },
@@ -278,10 +280,12 @@ static const struct valid_case valid_cases[] = {
 	/* 25: mounts and paths */
 	{ V "mounts:\n  - source: ./workspace\n    target: /home/opencode/work/\n"
 	  "  - source: ~/src\n    target: //src/./x\n    readonly: true\n"
-	  "  - source: \"~\"\n    target: /h\n  - source: /abs/../data\n    target: /data\n",
+	  "  - source: \"~\"\n    target: /h\n    allow_dangerous: true\n"
+	  "  - source: /abs/../data\n    target: /data\n",
 	  { "mounts[0].source=" BASE_DIR "/workspace", "mounts[0].target=/home/opencode/work",
 	    "mounts[0].readonly=false", "mounts[1].source=" HOME_DIR "/src", "mounts[1].target=/src/x",
-	    "mounts[1].readonly=true", "mounts[2].source=" HOME_DIR, "mounts[3].source=/data", NULL } },
+	    "mounts[1].readonly=true", "mounts[2].source=" HOME_DIR, "mounts[2].allow_dangerous=true",
+	    "mounts[3].source=/data", "mounts[3].allow_dangerous=false", NULL } },
 	{ V "mounts:\n  - {source: ../up, target: /up}\n  - {source: \"${OCC_TEST_DIR}/src\", target: /s}\n"
 	  "  - {source: \"a$$b\", target: /d}\n  - {source: \"${OCC_TEST_DIR}$${X}\", target: /e}\n",
 	  { "mounts[0].source=/srv/up", "mounts[1].source=/data/x/src", "mounts[2].source=" BASE_DIR "/a$b",
