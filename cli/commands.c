@@ -78,7 +78,7 @@ const struct occ_cmd occ_commands[] = {
 	  "      --since T     only since T (unix seconds, or a duration such as 10m)\n"
 	  "  -t, --timestamps  prefix each line with its timestamp\n"
 	  "The state file is given with --file here, since -f means --follow.\n" },
-	{ "user", cmd_user, CMD_LOAD_STATE | CMD_DEFAULT_STATE,
+	{ "user", cmd_user, CMD_DEFAULT_STATE, /* cmd_user loads the state itself */
 	  "add|remove|list|passwd|enable|disable ...", "manage the users who can log in",
 	  "  occ user add NAME [--password-stdin|--generate] [--shell SH] [--disabled]\n"
 	  "  occ user remove NAME [--force] [--remove-home]\n"

@@ -76,6 +76,7 @@ struct occ_model_ctx {
 	const char *file;          /* for err->file; NULL keeps it empty */
 	struct occ_error *err;
 	struct occ_strbuf path;    /* dotted path of the node being mapped */
+	unsigned flags;            /* OCC_LOAD_* */
 };
 
 /* Fill c->err with OCC_EINVALID at pos; returns OCC_EINVALID. */

@@ -18,8 +18,8 @@
  * Why bind-mounting the host path source into the container is dangerous,
  * or NULL when it is not. source is absolute; it is normalised ("..", "//",
  * a trailing "/") and, when it exists here, resolved with realpath(3), and
- * both forms are judged. Refused: "/", /etc itself, /etc/shadow, /etc/gshadow
- * and /etc/sudoers* (even read-only), anything else below /etc read-write,
+ * both forms are judged. Refused: "/", /etc itself, /etc/shadow*,
+ * /etc/gshadow* and /etc/sudoers* (even read-only), anything else below /etc read-write,
  * /proc, /sys, /dev, /boot and below, the Docker socket (DOCKER_HOST's
  * unix:// path, /var/run/docker.sock, /run/docker.sock) and any directory
  * holding it, and the home directory itself. The reason is written into buf

@@ -191,6 +191,19 @@ int occ_model_load(struct occ_state **out, const char *path, struct occ_error *e
 int occ_model_load_buffer(struct occ_state **out, const char *buf, size_t len,
 			  const char *name, const char *dir, struct occ_error *err);
 
+/*
+ * OCC_LOAD_NO_LOGIN_OK skips one rule: a non-loopback bind needs a user who
+ * can log in. Only for a command that adds that user and loads its edited
+ * file again without the flag before writing it (`occ user add`), so the
+ * advice "add a user" works on the file that needs it.
+ */
+#define OCC_LOAD_NO_LOGIN_OK 0x1
+int occ_model_load_flags(struct occ_state **out, const char *path, unsigned flags,
+			 struct occ_error *err);
+int occ_model_load_buffer_flags(struct occ_state **out, const char *buf, size_t len,
+				const char *name, const char *dir, unsigned flags,
+				struct occ_error *err);
+
 /* The state a file with only `version: 1` means. Never fails. */
 struct occ_state *occ_state_new_default(void);
 

@@ -484,8 +484,8 @@ static const struct {
 } danger_rules[] = {
 	{ "/", AT, "it is the host's root directory" },
 	{ "/etc", AT, "it is the host's /etc (accounts, sudo rules, system configuration)" },
-	{ "/etc/shadow", BELOW, "it holds the host's password hashes" },
-	{ "/etc/gshadow", BELOW, "it holds the host's group password hashes" },
+	{ "/etc/shadow", PREFIX, "it holds the host's password hashes" },     /* shadow- too */
+	{ "/etc/gshadow", PREFIX, "it holds the host's group password hashes" },
 	{ "/etc/sudoers", PREFIX, "it holds the host's sudo rules" },
 	{ "/etc", BELOW | RW, "a read-write mount below /etc lets the container change the "
 			      "host's configuration (mount it with readonly: true)" },
@@ -916,7 +916,7 @@ int occ_model__validate(struct occ_model_ctx *c)
 		ret = check_default_host(c);
 	if (!ret)
 		ret = check_inner_port(c);
-	if (!ret)
+	if (!ret && !(c->flags & OCC_LOAD_NO_LOGIN_OK))
 		ret = check_binds(c);
 	return ret;
 }

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "model/safety.h"
 #include "model/state.h"
 #include "model/util.h"
 
@@ -342,6 +343,22 @@ static const struct valid_case valid_cases[] = {
 	  { "container.env.GREETING=gr\xc3\xbc\xc3\x9f \xe2\x82\xac \xf0\x9f\x98\x80", NULL } },
 	{ V "container:\n  env:\n    LONG: |\n      line one\n      line two\n",
 	  { "container.env.LONG=line one", NULL } },
+	/* what the safety rules let through */
+	{ V "mounts:\n  - {source: /, target: /host, readonly: true, allow_dangerous: true}\n"
+	  "  - {source: /etc/ssl/certs, target: /certs, readonly: true}\n"
+	  "  - {source: /etc/sudo.conf, target: /sudo.conf, readonly: true}\n"
+	  "  - {source: /etcetera, target: /etc-copy}\n  - {source: ~/src, target: /etc/ssl/x}\n",
+	  { "mounts[0].source=/", "mounts[0].allow_dangerous=true", "mounts[1].source=/etc/ssl/certs",
+	    "mounts[1].allow_dangerous=false", "mounts[2].source=/etc/sudo.conf",
+	    "mounts[3].target=/etc-copy", "mounts[4].source=" HOME_DIR "/src", NULL } },
+	{ V "image: {ref: \"ghcr.io/x/y:1\"}\ncontainer: {container_port: 4096}\n",
+	  { "container.container_port=4096", NULL } },
+	{ V "container:\n  env: {MY_OCC_X: z, occ_lower: y}\n",
+	  { "container.env.MY_OCC_X=z", "container.env.occ_lower=y", NULL } },
+	{ V "users:\n  - {name: shadowfax, shell: /usr/bin/fish}\n  - {name: sudoer}\n",
+	  { "users[0].name=shadowfax", "users[0].shell=/usr/bin/fish", "users[1].name=sudoer", NULL } },
+	{ V "volumes:\n  - {name: etc, target: /etc/opencode}\n",
+	  { "volumes[0].target=/etc/opencode", NULL } },
 };
 
 /* ---- invalid files: tests/invalid-cases.h ---- */
@@ -1293,6 +1310,211 @@ START_TEST(test_key_paths_shape)
 }
 END_TEST
 
+/* ---- safety rules (model/safety.h) ---- */
+
+static const struct {
+	const char *path;
+	bool readonly;
+	const char *why;       /* substring of the reason; NULL: allowed */
+} source_cases[] = {
+	{ "/", true, "the host's root directory" },
+	{ "//", true, "the host's root directory" },
+	{ "/etc", true, "the host's /etc" },
+	{ "/etc/", true, "the host's /etc" },
+	{ "/var/../etc", true, "the host's /etc" },
+	{ "/etc/shadow", true, "password hashes" },
+	{ "/etc/shadow-", true, "password hashes" },     /* the backup holds the same */
+	{ "/etc/gshadow-", true, "group password hashes" },
+	{ "/etc/hostname", true, NULL },
+	{ "/etc/hostname", false, "read-write mount below /etc" },
+	{ "/etc/gshadow", true, "group password hashes" },
+	{ "/etc/sudoers", true, "sudo rules" },
+	{ "/etc/sudoers.d/90-x", true, "sudo rules" },
+	{ "/etc/ssl/certs", true, NULL },
+	{ "/etc/ssl/certs", false, "read-write mount below /etc" },
+	{ "/etcetera", false, NULL },
+	{ "/proc", true, "process and kernel" },
+	{ "/srv/../proc/1/root", true, "process and kernel" },
+	{ "/procfs", false, NULL },
+	{ "/sys/fs/cgroup", true, "kernel and device" },
+	{ "/dev", true, "devices" },
+	{ "/dev/null", true, "devices" },
+	{ "/boot/grub", true, "boot loader" },
+	{ "/var/run/docker.sock", true, "the Docker socket" },
+	{ "/run/docker.sock", true, "the Docker socket" },
+	{ "/run", true, "holds the Docker socket" },
+	{ "/var/run", true, "holds the Docker socket" },
+	{ "/run/user", true, NULL },
+	{ HOME_DIR, false, "your whole home directory" },
+	{ HOME_DIR "/", false, "your whole home directory" },
+	{ HOME_DIR "/src", false, NULL },
+	{ "/home", false, NULL },
+	{ "/srv/code", false, NULL },
+};
+
+START_TEST(test_source_danger)
+{
+	char buf[512];
+	const char *why;
+
+	unsetenv("DOCKER_HOST");
+	why = occ_mount_source_danger(source_cases[_i].path, source_cases[_i].readonly, buf,
+				      sizeof(buf));
+	if (!source_cases[_i].why) {
+		ck_assert_msg(!why, "case %d '%s': refused: %s", _i, source_cases[_i].path, why);
+		return;
+	}
+	ck_assert_msg(why && strstr(why, source_cases[_i].why), "case %d '%s': %s, want '%s'", _i,
+		      source_cases[_i].path, why ? why : "allowed", source_cases[_i].why);
+}
+END_TEST
+
+START_TEST(test_target_danger)
+{
+	static const struct { const char *target; bool refused; } cases[] = {
+		{ "/etc", true }, { "/etc/", true }, { "//etc", true }, { "/etc/passwd", true },
+		{ "/etc/shadow", true }, { "/etc/group", true }, { "/etc/gshadow", true },
+		{ "/etc/ssl", false }, { "/etcx", false }, { "/etc/passwd-", false },
+		{ "/home", false }, { "/var/lib/opencode", false },
+	};
+
+	for (size_t i = 0; i < OCC_ARRAY_SIZE(cases); i++)
+		ck_assert_msg((occ_mount_target_danger(cases[i].target) != NULL) == cases[i].refused,
+			      "%s", cases[i].target);
+}
+END_TEST
+
+/* DOCKER_HOST's own socket, when it is a unix one, and every directory holding it. */
+START_TEST(test_source_danger_docker_host)
+{
+	char buf[512];
+	const char *why;
+
+	setenv("DOCKER_HOST", "unix:///srv/d/../docker/docker.sock", 1);
+	why = occ_mount_source_danger("/srv/docker/docker.sock", true, buf, sizeof(buf));
+	ck_assert_ptr_nonnull(why);
+	ck_assert_ptr_nonnull(strstr(why, "it is the Docker socket"));
+	why = occ_mount_source_danger("/srv/docker/", true, buf, sizeof(buf));
+	ck_assert_ptr_nonnull(why);
+	ck_assert_ptr_nonnull(strstr(why, "holds the Docker socket"));
+	ck_assert_ptr_nonnull(occ_mount_source_danger("/srv", true, buf, sizeof(buf)));
+	ck_assert_ptr_null(occ_mount_source_danger("/srv/d", true, buf, sizeof(buf)));
+	ck_assert_ptr_null(occ_mount_source_danger("/srv/dockerx", true, buf, sizeof(buf)));
+	setenv("DOCKER_HOST", "tcp://127.0.0.1:2375", 1);
+	ck_assert_ptr_null(occ_mount_source_danger("/srv/docker", true, buf, sizeof(buf)));
+	unsetenv("DOCKER_HOST");
+}
+END_TEST
+
+/* A symlink is judged by what it points to, in the file as in the function. */
+START_TEST(test_source_danger_symlinks)
+{
+	char *dir = make_tmpdir(), *home = occ_xasprintf("%s/home", dir);
+	char *root = occ_xasprintf("%s/root", dir), *etc = occ_xasprintf("%s/etc", dir);
+	char *h = occ_xasprintf("%s/h", dir), *yaml, buf[512];
+	struct occ_state *st = NULL;
+	struct occ_error err;
+	const char *why;
+
+	ck_assert_int_eq(mkdir(home, 0700), 0);
+	ck_assert_int_eq(symlink("/", root), 0);
+	ck_assert_int_eq(symlink("/etc", etc), 0);
+	ck_assert_int_eq(symlink(home, h), 0);
+	why = occ_mount_source_danger(root, true, buf, sizeof(buf));
+	ck_assert_ptr_nonnull(why);
+	ck_assert_str_eq(why, "it resolves to '/', and it is the host's root directory");
+	why = occ_mount_source_danger(etc, true, buf, sizeof(buf));
+	ck_assert_ptr_nonnull(why);
+	ck_assert_ptr_nonnull(strstr(why, "resolves to '/etc'"));
+	setenv("HOME", h, 1);
+	ck_assert_ptr_nonnull(occ_mount_source_danger(home, false, buf, sizeof(buf)));
+	setenv("HOME", home, 1);
+	ck_assert_ptr_nonnull(occ_mount_source_danger(h, false, buf, sizeof(buf)));
+	setenv("HOME", HOME_DIR, 1);
+
+	yaml = occ_xasprintf(V "mounts:\n  - source: %s\n    target: /x\n", root);
+	ck_assert_int_eq(load(yaml, &st, &err), OCC_EINVALID);
+	ck_assert_int_eq(err.line, 3);
+	ck_assert_int_eq(err.col, 13);
+	ck_assert_ptr_nonnull(strstr(err.msg, "mounts[0].source: refusing to mount '"));
+	ck_assert_ptr_nonnull(strstr(err.msg, "it resolves to '/', and it is the host's root directory"));
+	ck_assert_ptr_nonnull(strstr(err.hint, "allow_dangerous: true"));
+	free(yaml);
+	remove(root);
+	remove(etc);
+	remove(h);
+	rmdir(home);
+	rmdir(dir);
+	free(h);
+	free(etc);
+	free(root);
+	free(home);
+	free(dir);
+}
+END_TEST
+
+/* Like ssh with its keys: a file that defines users must be yours and only yours to write. */
+START_TEST(test_state_file_permissions)
+{
+	static const char users[] = V "users: [{name: alice, password_env: A_HASH}]\n";
+	static const char no_users[] = V "container: {port: 3001}\n";
+	char *dir = make_tmpdir(), *path = occ_xasprintf("%s/state.yaml", dir), *fix;
+	struct occ_state *st = NULL;
+	struct occ_error err;
+
+	write_file(path, users);
+	ck_assert_msg(occ_model_load(&st, path, &err) == 0, "%s", err.msg);
+	occ_state_free(st);
+	st = NULL;
+
+	ck_assert_int_eq(chmod(path, 0620), 0);
+	ck_assert_int_eq(occ_model_load(&st, path, &err), OCC_EINVALID);
+	ck_assert_ptr_null(st);
+	ck_assert_str_eq(err.file, path);
+	ck_assert_ptr_nonnull(strstr(err.msg, "is group-writable"));
+	ck_assert_ptr_nonnull(strstr(err.msg, path));
+	fix = occ_xasprintf("chmod go-w %s", path);
+	ck_assert_str_eq(err.hint, fix);
+	ck_assert_int_eq(chmod(path, 0602), 0);
+	ck_assert_int_eq(occ_model_load(&st, path, &err), OCC_EINVALID);
+	ck_assert_ptr_nonnull(strstr(err.msg, "is world-writable"));
+	ck_assert_str_eq(err.hint, fix);
+	free(fix);
+
+	/* Without users nobody can add a login through it: allowed. */
+	write_file(path, no_users);
+	ck_assert_int_eq(chmod(path, 0666), 0);
+	ck_assert_msg(occ_model_load(&st, path, &err) == 0, "%s", err.msg);
+	occ_state_free(st);
+	st = NULL;
+
+	write_file(path, users);
+	ck_assert_int_eq(chmod(dir, 0777), 0);
+	ck_assert_int_eq(occ_model_load(&st, path, &err), OCC_EINVALID);
+	ck_assert_ptr_nonnull(strstr(err.msg, "is world-writable, so anyone can replace it"));
+	ck_assert_ptr_nonnull(strstr(err.hint, "chmod o-w "));
+	ck_assert_int_eq(chmod(dir, 01777), 0);      /* sticky, like /tmp: fine */
+	ck_assert_msg(occ_model_load(&st, path, &err) == 0, "%s", err.msg);
+	occ_state_free(st);
+	st = NULL;
+	ck_assert_int_eq(chmod(dir, 0700), 0);
+
+	/* Owned by someone else (only root can make such a file here). */
+	if (geteuid() == 0) {
+		ck_assert_int_eq(chown(path, 12345, 0), 0);
+		ck_assert_int_eq(occ_model_load(&st, path, &err), OCC_EINVALID);
+		ck_assert_ptr_nonnull(strstr(err.msg, "owned by uid 12345, neither you nor root"));
+		fix = occ_xasprintf("chown root %s", path);
+		ck_assert_str_eq(err.hint, fix);
+		free(fix);
+	}
+	remove(path);
+	rmdir(dir);
+	free(path);
+	free(dir);
+}
+END_TEST
+
 static Suite *model_suite(void)
 {
 	Suite *s = suite_create("model");
@@ -1325,6 +1547,14 @@ static Suite *model_suite(void)
 	tcase_add_test(tc, test_limit_binary);
 	tcase_add_test(tc, test_limit_truncated);
 	tcase_add_test(tc, test_limit_junk);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("safety");
+	tcase_add_loop_test(tc, test_source_danger, 0, OCC_ARRAY_SIZE(source_cases));
+	tcase_add_test(tc, test_target_danger);
+	tcase_add_test(tc, test_source_danger_docker_host);
+	tcase_add_test(tc, test_source_danger_symlinks);
+	tcase_add_test(tc, test_state_file_permissions);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("paths");
