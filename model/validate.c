@@ -1,7 +1,9 @@
 /*
- * validate.c - rules for single values (names, hashes, paths, references) and
+ * validate.c - rules for single values (names, hashes, paths, references),
  * the rules that span several keys (duplicates, default_host, a public bind
- * without users).
+ * without users, opencode's own port), and the mount rules of safety.h
+ * (sources that would hand the container this machine, targets over the
+ * container's accounts), which `occ mount add` shares.
  *
  * Value rules return a reason, not an error, so keys.c words every message
  * the same way. Cross-key rules run after mapping, on the finished state, and
