@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "model/password.h"
@@ -395,6 +397,74 @@ START_TEST(test_unsafe_state_file)
 }
 END_TEST
 
+static int bound_socket(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_uint_lt(strlen(path), sizeof(a.sun_path));
+	memcpy(a.sun_path, path, strlen(path) + 1);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+/* DOCKER_HOST's socket (and its directory) is refused; another socket is
+ * not a mountable thing at all; --force mounts Docker's. */
+START_TEST(test_mount_add_docker_socket)
+{
+	char *path = state_path(), *dock = occ_xasprintf("%s/d.sock", tmp);
+	char *other = occ_xasprintf("%s/o.sock", tmp), *host = occ_xasprintf("unix://%s", dock);
+	char *spec_sock = occ_xasprintf("%s:/var/run/docker.sock", dock);
+	char *spec_dir = occ_xasprintf("%s:/hosttmp:ro", tmp);
+	char *spec_other = occ_xasprintf("%s:/o.sock", other), *after, *want;
+	const char *sock_args[] = { "mount", "add", spec_sock, "-f", path, NULL, NULL };
+	const char *dir_args[] = { "mount", "add", spec_dir, "-f", path, NULL };
+	const char *other_args[] = { "mount", "add", spec_other, "-f", path, "--force", NULL };
+	struct run_result r;
+	int fd1 = bound_socket(dock), fd2 = bound_socket(other);
+
+	setenv("DOCKER_HOST", host, 1);
+	write_text(path, BASE);
+	run_occ(&r, sock_args);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.err.buf, "it is the Docker socket: whoever can use it is root"), "%s",
+		      r.err.buf);
+	run_result_release(&r);
+	run_occ(&r, dir_args);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.err.buf, "it holds the Docker socket"), "%s", r.err.buf);
+	run_result_release(&r);
+	run_occ(&r, other_args);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.err.buf, "not a directory or a regular file"), "%s", r.err.buf);
+	run_result_release(&r);
+	after = read_text(path);
+	ck_assert_str_eq(after, BASE);
+	free(after);
+	sock_args[5] = "--force";
+	run_occ(&r, sock_args);
+	ck_assert_msg(r.status == 0, "%s", r.err.buf);
+	run_result_release(&r);
+	after = read_text(path);
+	want = occ_xasprintf(BASE "mounts:\n  - source: %s\n    target: /var/run/docker.sock\n"
+			     "    readonly: false\n    allow_dangerous: true\n", dock);
+	ck_assert_str_eq(after, want);
+	setenv("DOCKER_HOST", "unix:///nonexistent/occ-test.sock", 1);
+	close(fd1);
+	close(fd2);
+	free(want);
+	free(after);
+	free(spec_other);
+	free(spec_dir);
+	free(spec_sock);
+	free(host);
+	free(other);
+	free(dock);
+	free(path);
+}
+END_TEST
+
 /* A symlink to / is judged by its target; --force writes the override. */
 START_TEST(test_mount_add_symlink_to_root)
 {
@@ -527,6 +597,7 @@ int main(void)
 	tcase_add_test(tc, test_user_add_fixes_public_bind);
 	tcase_add_test(tc, test_mount_add_symlink_to_root);
 	tcase_add_test(tc, test_unsafe_state_file);
+	tcase_add_test(tc, test_mount_add_docker_socket);
 	tcase_add_test(tc, test_mount_add_list_remove);
 	tcase_add_test(tc, test_config_show_get_bak);
 	suite_add_tcase(s, tc);

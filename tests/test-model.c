@@ -1515,6 +1515,35 @@ START_TEST(test_state_file_permissions)
 }
 END_TEST
 
+/* occ tells its image the port nginx listens on; only when it is not the image's own 3000. */
+START_TEST(test_container_env_listen_port)
+{
+	static const struct { const char *yaml; const char *want; } cases[] = {
+		{ V, NULL },
+		{ V "container: {container_port: 3000}\n", NULL },
+		{ V "container: {container_port: 8080, env: {TZ: UTC}}\n", "8080" },
+		{ V "image: {ref: \"x:1\"}\ncontainer: {container_port: 4096}\n", "4096" },
+	};
+
+	for (size_t i = 0; i < OCC_ARRAY_SIZE(cases); i++) {
+		struct occ_state *st = NULL;
+		struct occ_kvlist env = { 0 };
+		struct occ_error err;
+		const char *got;
+
+		ck_assert_msg(load(cases[i].yaml, &st, &err) == 0, "%s", err.msg);
+		occ_state_container_env(&env, st);
+		got = occ_kvlist_get(&env, OCC_LISTEN_PORT_ENV);
+		if (cases[i].want)
+			ck_assert_str_eq(got ? got : "(unset)", cases[i].want);
+		else
+			ck_assert_ptr_null(got);
+		occ_kvlist_release(&env);
+		occ_state_free(st);
+	}
+}
+END_TEST
+
 static Suite *model_suite(void)
 {
 	Suite *s = suite_create("model");
@@ -1555,6 +1584,7 @@ static Suite *model_suite(void)
 	tcase_add_test(tc, test_source_danger_docker_host);
 	tcase_add_test(tc, test_source_danger_symlinks);
 	tcase_add_test(tc, test_state_file_permissions);
+	tcase_add_test(tc, test_container_env_listen_port);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("paths");
