@@ -57,6 +57,7 @@ struct occ_cli {
 	int64_t lock_timeout_ms;/* --lock-timeout; -1 waits forever */
 	bool tty_in, tty_out;
 	struct occ_state *state;/* CMD_LOAD_STATE */
+	unsigned load_flags;    /* OCC_LOAD_* for loading the file before an edit */
 	bool state_created;     /* the default state file did not exist */
 };
 

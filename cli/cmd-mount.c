@@ -4,9 +4,12 @@
  *
  * SRC:DST[:ro] as with docker -v. A relative SRC is taken from the current
  * directory (it was typed in a shell) and written as an absolute path. The
- * source must exist; `/` and the home directory itself are refused unless
- * --force. A changed mount needs a new container: the next `occ apply`
- * recreates it (and `occ diff` says so); --apply does it at once.
+ * source must exist. A source that would hand the container this machine
+ * (`/`, /etc, the Docker socket, the home directory itself, ...: the
+ * loader's own rule, occ_mount_source_danger()) is refused unless --force,
+ * which writes `allow_dangerous: true` on the mount so the file says so too.
+ * A changed mount needs a new container: the next `occ apply` recreates it
+ * (and `occ diff` says so); --apply does it at once.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -17,6 +20,7 @@
 #include "cli/json.h"
 #include "cli/sub.h"
 #include "cli/txn.h"
+#include "model/safety.h"
 #include "reconciler/apply.h"
 
 struct mount_opts {
@@ -45,6 +49,7 @@ struct mount_spec {
 	char *source;   /* absolute */
 	char *target;
 	bool readonly;
+	bool dangerous; /* allowed with --force: written as allow_dangerous: true */
 };
 
 /* SRC:DST[:ro|:rw] */
@@ -68,21 +73,31 @@ static int parse_spec(struct occ_cli *cli, const char *spec, struct mount_spec *
 	return 0;
 }
 
-static int check_source(struct occ_cli *cli, const struct mount_spec *m, bool force)
+static int check_source(struct occ_cli *cli, struct mount_spec *m, bool force)
 {
 	struct stat sb;
+	const char *why;
+	char buf[512];
 
 	if (stat(m->source, &sb) < 0) {
 		occ_cli_errorf(cli, "cannot mount '%s': it does not exist", m->source);
 		return OCC_EXIT_ERROR;
 	}
-	if (!S_ISDIR(sb.st_mode) && !S_ISREG(sb.st_mode)) {
+	if (!S_ISDIR(sb.st_mode) && !S_ISREG(sb.st_mode) && !S_ISSOCK(sb.st_mode)) {
 		occ_cli_errorf(cli, "cannot mount '%s': not a directory or a regular file", m->source);
 		return OCC_EXIT_ERROR;
 	}
-	if (!force && (strcmp(m->source, "/") == 0 || strcmp(m->source, occ_home_dir()) == 0)) {
-		occ_cli_errorf(cli, "refusing to mount '%s' itself into the container", m->source);
-		fprintf(stderr, "hint: mount a project directory instead, or pass --force\n");
+	why = occ_mount_source_danger(m->source, m->readonly, buf, sizeof(buf));
+	m->dangerous = why != NULL;
+	if (why && !force) {
+		occ_cli_errorf(cli, "refusing to mount '%s' into the container: %s", m->source, why);
+		fprintf(stderr, "hint: mount a project directory instead, or pass --force "
+			"(it writes allow_dangerous: true on the mount)\n");
+		return OCC_EXIT_ERROR;
+	}
+	/* The one socket worth mounting is Docker's, and only with --force. */
+	if (S_ISSOCK(sb.st_mode) && !m->dangerous) {
+		occ_cli_errorf(cli, "cannot mount '%s': not a directory or a regular file", m->source);
 		return OCC_EXIT_ERROR;
 	}
 	return 0;
@@ -107,7 +122,7 @@ static int mount_add(struct occ_cli *cli, int argc, char **argv)
 {
 	struct mount_opts o = { 0 };
 	struct mount_spec m = { 0 };
-	struct occ_edit_kv f[3];
+	struct occ_edit_kv f[4];
 	struct occ_cli_txn t = { 0 };
 	int ret = 0, first = occ_cli_getopt(cli, argc, argv, "", mount_long, on_mount_opt, &o, &ret);
 
@@ -135,7 +150,8 @@ static int mount_add(struct occ_cli *cli, int argc, char **argv)
 	f[0] = (struct occ_edit_kv){ "source", m.source, OCC_EDIT_STRING };
 	f[1] = (struct occ_edit_kv){ "target", m.target, OCC_EDIT_STRING };
 	f[2] = (struct occ_edit_kv){ "readonly", m.readonly ? "true" : "false", OCC_EDIT_PLAIN };
-	ret = occ_cli_txn_append(&t, "mounts", f, 3);
+	f[3] = (struct occ_edit_kv){ "allow_dangerous", "true", OCC_EDIT_PLAIN };
+	ret = occ_cli_txn_append(&t, "mounts", f, m.dangerous ? 4 : 3);
 	if (ret == 0)
 		ret = finish(cli, &t, o.apply, "mount add");
 out:

@@ -8,6 +8,12 @@
  * --no-apply stops after the edit. Removing the last user while the service
  * is published beyond loopback is refused unless --force, which also puts
  * the service back on 127.0.0.1 (a published service always needs a login).
+ *
+ * `user add` is how a file published beyond loopback without a user gets
+ * fixed, so it loads the file without that one rule (OCC_LOAD_NO_LOGIN_OK);
+ * the edited file is loaded with every rule before it is written. The new
+ * entry is checked against the loader's rules (name, shell) before the
+ * password is asked for.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -117,6 +123,35 @@ static char *selector(const char *name, const char *field)
 		     : occ_xasprintf("users[name=%s]", name);
 }
 
+/*
+ * Load the file with the entry appended, a placeholder standing in for the
+ * hash: the loader's own rules and message (a system group's name, a shell
+ * with ':'), before a password is asked, printed or written.
+ */
+static int precheck_entry(struct occ_cli *cli, const struct occ_cli_txn *t,
+			  const struct occ_edit_kv *f, size_t n)
+{
+	struct occ_state *st = NULL;
+	struct occ_error err;
+	char *out = NULL;
+	size_t len = 0;
+	int ret;
+
+	occ_error_clear(&err);
+	ret = occ_edit_append(&out, &len, t->buf, t->len, "users", f, n, &err);
+	if (ret == 0)
+		ret = occ_model_load_buffer(&st, out, len, cli->file, cli->state->dir, &err);
+	occ_state_free(st);
+	free(out);
+	if (ret == 0)
+		return 0;
+	occ_cli_print_error(cli, &err);
+	return OCC_EXIT_ERROR;
+}
+
+#define PLACEHOLDER_HASH "$y$j9T$aaaaaaaaaaaaaaaaaaaaaa$" \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
 static int user_add(struct occ_cli *cli, int argc, char **argv)
 {
 	struct user_opts o = { 0 };
@@ -138,15 +173,18 @@ static int user_add(struct occ_cli *cli, int argc, char **argv)
 		ret = OCC_EXIT_ERROR;
 		goto out;
 	}
-	ret = occ_cli_new_password_hash(cli, o.pw, name, &hash);
-	if (ret)
-		goto out;
 	f[n++] = (struct occ_edit_kv){ "name", name, OCC_EDIT_STRING };
-	f[n++] = (struct occ_edit_kv){ "password_hash", hash, OCC_EDIT_STRING };
+	f[n++] = (struct occ_edit_kv){ "password_hash", PLACEHOLDER_HASH, OCC_EDIT_STRING };
 	if (o.disabled)
 		f[n++] = (struct occ_edit_kv){ "enabled", "false", OCC_EDIT_PLAIN };
 	if (o.shell)
 		f[n++] = (struct occ_edit_kv){ "shell", o.shell, OCC_EDIT_STRING };
+	ret = precheck_entry(cli, &t, f, n);
+	if (ret == 0)
+		ret = occ_cli_new_password_hash(cli, o.pw, name, &hash);
+	if (ret)
+		goto out;
+	f[1].value = hash;
 	ret = occ_cli_txn_append(&t, "users", f, n);
 	if (ret == 0)
 		ret = finish(cli, &t, &o, "user add", "added user");
@@ -401,5 +439,12 @@ static const struct occ_subcmd user_cmds[] = {
 
 int cmd_user(struct occ_cli *cli, int argc, char **argv)
 {
+	int ret;
+
+	if (argc > 1 && strcmp(argv[1], "add") == 0)
+		cli->load_flags = OCC_LOAD_NO_LOGIN_OK;
+	ret = occ_cli_load_state(cli, true);
+	if (ret)
+		return ret;
 	return occ_cli_run_sub(cli, "user", user_cmds, argc, argv);
 }

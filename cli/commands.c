@@ -78,7 +78,7 @@ const struct occ_cmd occ_commands[] = {
 	  "      --since T     only since T (unix seconds, or a duration such as 10m)\n"
 	  "  -t, --timestamps  prefix each line with its timestamp\n"
 	  "The state file is given with --file here, since -f means --follow.\n" },
-	{ "user", cmd_user, CMD_LOAD_STATE | CMD_DEFAULT_STATE,
+	{ "user", cmd_user, CMD_DEFAULT_STATE, /* cmd_user loads the state itself */
 	  "add|remove|list|passwd|enable|disable ...", "manage the users who can log in",
 	  "  occ user add NAME [--password-stdin|--generate] [--shell SH] [--disabled]\n"
 	  "  occ user remove NAME [--force] [--remove-home]\n"
@@ -96,7 +96,9 @@ const struct occ_cmd occ_commands[] = {
 	  "  occ mount add SRC:DST[:ro] [--force] [--apply]\n"
 	  "  occ mount remove DST|SRC [--apply]\n"
 	  "  occ mount list [--json]\n\n"
-	  "SRC must exist; / and your home directory itself need --force. A relative SRC\n"
+	  "SRC must exist. A source that would hand the container this machine (/, /etc,\n"
+	  "the Docker socket, /proc, your home directory itself, ...) needs --force, which\n"
+	  "writes allow_dangerous: true on the mount. A relative SRC\n"
 	  "is taken from the current directory. Mounts change the container: the next\n"
 	  "'occ apply' recreates it ('occ diff' shows why); --apply does it now.\n" },
 	{ "open", cmd_open, CMD_LOAD_STATE | CMD_DEFAULT_STATE, "[--host NAME] [--port N] [--print]",

@@ -197,7 +197,7 @@ int occ_cli_load_state(struct occ_cli *cli, bool create_default)
 		}
 		occ_cli_info(cli, "created %s with the defaults\n", cli->file);
 	}
-	ret = occ_model_load(&cli->state, cli->file, &err);
+	ret = occ_model_load_flags(&cli->state, cli->file, cli->load_flags, &err);
 	if (ret) {
 		if (ret == OCC_ENOTFOUND && !err.line) {
 			occ_error_hint(&err, cli->file_given ?

@@ -174,6 +174,8 @@ static void mounts(struct w *w, const char *key, const struct occ_mount *m, size
 		str(w, "source", m[i].source);
 		str(w, "target", m[i].target);
 		boolean(w, "readonly", m[i].readonly);
+		if (m[i].allow_dangerous)   /* shown only when set, like the file */
+			boolean(w, "allow_dangerous", true);
 		w->ops->map_end(w->ctx);
 		free(id);
 	}

@@ -30,7 +30,8 @@ int occ_cli_txn_begin(struct occ_cli_txn *t, struct occ_cli *cli, const char *op
 		return ret;
 	/* Read again under the lock: another command may have just written it. */
 	if (occ_read_file(cli->file, OCC_MAX_FILE_SIZE, &t->orig, &t->orig_len, &err) ||
-	    occ_model_load_buffer(&st, t->orig, t->orig_len, cli->file, cli->state->dir, &err)) {
+	    occ_model_load_buffer_flags(&st, t->orig, t->orig_len, cli->file, cli->state->dir,
+					cli->load_flags, &err)) {
 		ret = fail(t, &err);
 		occ_cli_txn_end(t);
 		return ret;

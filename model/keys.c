@@ -14,13 +14,17 @@
  * Every parser replaces what the field held (the state starts as the defaults).
  */
 #include "model/model-internal.h"
+#include "model/password.h"
+#include "model/safety.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 struct key;
 typedef int parse_fn(struct occ_model_ctx *c, const struct occ_ynode *n, void *base,
@@ -580,6 +584,8 @@ static int parse_container_path(struct occ_model_ctx *c, const struct occ_ynode 
 	if (ret)
 		return ret;
 	why = occ_model__clean_container_path(s, &clean);
+	if (!why && (why = occ_mount_target_danger(clean)))
+		free(clean);
 	if (why)
 		return value_error(c, n, k, why);
 	free(*field);
@@ -655,6 +661,35 @@ static int kv_type_error(struct occ_model_ctx *c, const struct occ_ynode *key,
 	return OCC_EINVALID;
 }
 
+/*
+ * The container's OCC_* variables are occ's interface to its image (login
+ * mode, listening port): one set by hand could open the login or move nginx
+ * off the published port, so the whole prefix is occ's.
+ */
+#define OCC_ENV_PREFIX "OCC_"
+
+static int reserved_env(struct occ_model_ctx *c, const struct occ_ynode *key)
+{
+	char show[OCC_SHOW_MAX + 8];
+
+	if (strcmp(key->str, OCC_LOGIN_ENV) == 0) {
+		occ_model__fail(c, key->pos, "%s.%s: is reserved: occ sets it itself",
+				occ_model__path(c), OCC_LOGIN_ENV);
+		occ_error_hint(c->err, "login is open only on a loopback bind with no enabled "
+			       "users; add users (occ user add) to require a login");
+	} else if (strcmp(key->str, OCC_LISTEN_PORT_ENV) == 0) {
+		occ_model__fail(c, key->pos, "%s.%s: is set by occ (from container.container_port); "
+				"OCC_* variables are reserved", occ_model__path(c),
+				OCC_LISTEN_PORT_ENV);
+		occ_error_hint(c->err, "remove it and set container.container_port instead");
+	} else {
+		occ_model__fail(c, key->pos, "%s.%s: OCC_* variables are reserved for occ",
+				occ_model__path(c), occ_model__show(key->str, show));
+		occ_error_hint(c->err, "rename the variable");
+	}
+	return OCC_EINVALID;
+}
+
 /* env and build args: free keys, scalar values kept as written. */
 static int parse_kvlist(struct occ_model_ctx *c, const struct occ_ynode *n, void *base,
 			const struct key *k)
@@ -673,13 +708,8 @@ static int parse_kvlist(struct occ_model_ctx *c, const struct occ_ynode *n, void
 		if (why)
 			return occ_model__fail(c, key->pos, "%s: invalid name '%s': %s",
 					       occ_model__path(c), occ_model__show(key->str, show), why);
-		if (strcmp(k->name, "env") == 0 && strcmp(key->str, OCC_LOGIN_ENV) == 0) {
-			occ_model__fail(c, key->pos, "%s.%s: is reserved: occ sets it itself",
-					occ_model__path(c), OCC_LOGIN_ENV);
-			occ_error_hint(c->err, "login is open only on a loopback bind with no enabled "
-				       "users; add users (occ user add) to require a login");
-			return OCC_EINVALID;
-		}
+		if (strcmp(k->name, "env") == 0 && occ_starts_with(key->str, OCC_ENV_PREFIX))
+			return reserved_env(c, key);
 		if (val->kind != OCC_YNODE_SCALAR || is_null(val))
 			return kv_type_error(c, key, val);
 		occ_kvlist_set(kv, key->str, val->str);
@@ -955,6 +985,8 @@ static int check_user(struct occ_model_ctx *c, const struct occ_ynode *map, void
 		      const struct occ_ynode *const *seen);
 static int check_host(struct occ_model_ctx *c, const struct occ_ynode *map, void *obj,
 		      const struct occ_ynode *const *seen);
+static int check_mount(struct occ_model_ctx *c, const struct occ_ynode *map, void *obj,
+		       const struct occ_ynode *const *seen);
 
 static void string_release(void *item)
 {
@@ -1023,24 +1055,29 @@ static const struct key user_keys[] = {
 	LEAF("password_file", parse_host_path, struct occ_user, password_file),
 	STR("password_env", struct occ_user, password_env, occ_model__check_var_name, NULL),
 	LEAF("enabled", parse_bool, struct occ_user, enabled),
-	STR("shell", struct occ_user, shell, occ_model__check_abs_path, NULL),
+	STR("shell", struct occ_user, shell, occ_model__check_shell,
+	    "write the absolute path of a shell, such as /bin/bash"),
 	REFUSED("password", "plain-text passwords are not accepted: put a crypt hash in "
 		"password_hash (" HASH_HINT "), or use password_file or password_env"),
 };
 static const struct table user_table = TABLE(user_keys, POS(struct occ_user), .check = check_user);
 
+#define TARGET_HINT "choose another container path, such as one under /home/opencode"
+
 static const struct key mount_keys[] = {
 	LEAF_REQ("source", parse_host_path, struct occ_mount, source),
 	{ .name = "target", .parse = parse_container_path, .flags = KEY_REQUIRED,
-	  .offset = offsetof(struct occ_mount, target) },
+	  .offset = offsetof(struct occ_mount, target), .hint = TARGET_HINT },
 	LEAF("readonly", parse_bool, struct occ_mount, readonly),
+	LEAF("allow_dangerous", parse_bool, struct occ_mount, allow_dangerous),
 };
-static const struct table mount_table = TABLE(mount_keys, POS(struct occ_mount));
+static const struct table mount_table = TABLE(mount_keys, POS(struct occ_mount),
+					      .check = check_mount);
 
 static const struct key volume_keys[] = {
 	STR_REQ("name", struct occ_volume, name, occ_model__check_docker_name, NULL),
 	{ .name = "target", .parse = parse_container_path, .flags = KEY_REQUIRED,
-	  .offset = offsetof(struct occ_volume, target) },
+	  .offset = offsetof(struct occ_volume, target), .hint = TARGET_HINT },
 };
 static const struct table volume_table = TABLE(volume_keys, POS(struct occ_volume));
 
@@ -1198,6 +1235,60 @@ static bool pos_before(struct occ_pos a, struct occ_pos b)
 	return a.line < b.line || (a.line == b.line && a.col < b.col);
 }
 
+#define MAX_PASSWORD_FILE 4096
+
+static int no_hash_in_file(struct occ_model_ctx *c, const struct occ_ynode *n, const char *file,
+			   const char *what)
+{
+	char show[OCC_SHOW_MAX + 8];
+
+	occ_model__fail(c, n->pos, "%s.password_file: '%s' %s", occ_model__path(c),
+			occ_model__show(file, show), what);
+	occ_error_hint(c->err, "write the user's hash into it (mkpasswd -m yescrypt > FILE), "
+		       "never the password itself");
+	return OCC_EINVALID;
+}
+
+/*
+ * The file is read now, so that `occ validate` refuses what apply would
+ * (after creating the volumes). A file that does not exist (yet) or cannot
+ * be read here is left to apply, which reports it. The content is never
+ * shown: it may be a password, or another file's secrets.
+ */
+static int check_password_file(struct occ_model_ctx *c, const struct occ_ynode *n,
+			       const struct occ_user *u)
+{
+	struct occ_error ignored;
+	struct stat sb;
+	char *text = NULL;
+	size_t len = 0, start = 0, size;
+	int ret = 0;
+
+	if (stat(u->password_file, &sb) != 0)
+		return 0;
+	if (!S_ISREG(sb.st_mode))
+		return no_hash_in_file(c, n, u->password_file, "is not a regular file");
+	occ_error_clear(&ignored);
+	ret = occ_read_file(u->password_file, MAX_PASSWORD_FILE, &text, &len, &ignored);
+	if (ret == OCC_EINVALID)
+		return no_hash_in_file(c, n, u->password_file, "holds no crypt hash (expected "
+				       "one line like $y$...)");
+	if (ret)
+		return 0;
+	size = len;
+	while (len && strchr(" \t\r\n", text[len - 1]))
+		text[--len] = '\0';
+	while (start < len && strchr(" \t\r\n", text[start]))
+		start++;
+	ret = 0;
+	if (strlen(text) != len || occ_model__check_crypt_hash(text + start))
+		ret = no_hash_in_file(c, n, u->password_file, "holds no crypt hash (expected "
+				      "one line like $y$...)");
+	occ_secure_zero(text, size);
+	free(text);
+	return ret;
+}
+
 /* One password source at most; a second one is reported where it is written. */
 static int check_user(struct occ_model_ctx *c, const struct occ_ynode *map, void *obj,
 		      const struct occ_ynode *const *seen)
@@ -1230,11 +1321,31 @@ static int check_user(struct occ_model_ctx *c, const struct occ_ynode *map, void
 	if (first)
 		u->pw_source = sources[first_i].src;
 	if (!second)
-		return 0;
+		return u->pw_source == OCC_PW_FILE ?
+		       check_password_file(c, seen_get(&user_table, seen, "password_file"), u) : 0;
 	occ_model__fail(c, second->pos, "%s: both %s and %s are set", occ_model__path(c),
 			sources[first_i].key, sources[second_i].key);
 	occ_error_hint(c->err, "give each user one password source: password_hash, "
 		       "password_file or password_env");
+	return OCC_EINVALID;
+}
+
+/* A mount that would hand the container the host: refused unless the file
+ * says allow_dangerous: true on that very mount (occ mount add --force). */
+static int check_mount(struct occ_model_ctx *c, const struct occ_ynode *map, void *obj,
+		       const struct occ_ynode *const *seen)
+{
+	const struct occ_mount *m = obj;
+	const struct occ_ynode *src = seen_get(&mount_table, seen, "source");
+	char show[OCC_SHOW_MAX + 8], why[512];
+
+	(void)map;
+	if (m->allow_dangerous || !occ_mount_source_danger(m->source, m->readonly, why, sizeof(why)))
+		return 0;
+	occ_model__fail(c, src->pos, "%s.source: refusing to mount '%s' into the container: %s",
+			occ_model__path(c), occ_model__show(m->source, show), why);
+	occ_error_hint(c->err, "mount a project directory instead; if you really mean it, set "
+		       "'allow_dangerous: true' on this mount");
 	return OCC_EINVALID;
 }
 

@@ -13,10 +13,15 @@
  * and YAML merge keys are not supported; a tag is an error, `<<` an unknown key.
  */
 #include "model/model-internal.h"
+#include "model/safety.h"
 
+#include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml.h>
 
 struct anchor {
@@ -574,7 +579,14 @@ static int check_bytes(const char *buf, size_t len, const char *name, struct occ
 int occ_model_load_buffer(struct occ_state **out, const char *buf, size_t len,
 			  const char *name, const char *dir, struct occ_error *err)
 {
-	struct occ_model_ctx c = { .file = name, .err = err };
+	return occ_model_load_buffer_flags(out, buf, len, name, dir, 0, err);
+}
+
+int occ_model_load_buffer_flags(struct occ_state **out, const char *buf, size_t len,
+				const char *name, const char *dir, unsigned flags,
+				struct occ_error *err)
+{
+	struct occ_model_ctx c = { .file = name, .err = err, .flags = flags };
 	struct occ_ydoc doc = { 0 };
 	int ret;
 
@@ -605,8 +617,75 @@ out:
 	return ret;
 }
 
+static int unsafe(struct occ_error *err, const char *path, const char *hint, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int unsafe(struct occ_error *err, const char *path, const char *hint, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	occ_error_setv(err, OCC_EINVALID, fmt, ap);
+	va_end(ap);
+	occ_error_at(err, path, 0, 0);
+	occ_error_hint(err, "%s", hint);
+	return OCC_EINVALID;
+}
+
+static const char *my_name(char *buf, size_t len)
+{
+	struct passwd *pw = getpwuid(geteuid());
+
+	if (pw && pw->pw_name)
+		snprintf(buf, len, "%s", pw->pw_name);
+	else
+		snprintf(buf, len, "%u", (unsigned)geteuid());
+	return buf;
+}
+
+/*
+ * Like sshd's StrictModes: judge the file occ would follow (realpath), and
+ * its directory, since whoever can rename entries there can replace it.
+ */
+int occ_model_check_file_safety(const char *path, struct occ_error *err)
+{
+	struct stat sb, db;
+	char *real = realpath(path, NULL), *dir = NULL, *hint = NULL, me[64];
+	int ret = 0;
+
+	if (!real || stat(real, &sb) != 0)
+		goto out;
+	dir = occ_path_dirname(real);
+	if (sb.st_mode & (S_IWGRP | S_IWOTH)) {
+		hint = occ_xasprintf("chmod go-w %s", path);
+		ret = unsafe(err, path, hint, "refusing to use '%s': it defines users and is %s-writable, "
+			     "so others can add a login", path,
+			     (sb.st_mode & S_IWOTH) ? "world" : "group");
+	} else if (sb.st_uid != geteuid() && sb.st_uid != 0) {
+		hint = occ_xasprintf("chown %s %s", my_name(me, sizeof(me)), path);
+		ret = unsafe(err, path, hint, "refusing to use '%s': it defines users and is owned by "
+			     "uid %u, neither you nor root", path, (unsigned)sb.st_uid);
+	} else if (stat(dir, &db) == 0 && (db.st_mode & S_IWOTH) && !(db.st_mode & S_ISVTX)) {
+		hint = occ_xasprintf("chmod o-w %s (or chmod +t %s), or move the file", dir, dir);
+		ret = unsafe(err, path, hint, "refusing to use '%s': it defines users and its directory "
+			     "'%s' is world-writable, so anyone can replace it", path, dir);
+	}
+out:
+	free(hint);
+	free(dir);
+	free(real);
+	return ret;
+}
+
 int occ_model_load(struct occ_state **out, const char *path, struct occ_error *err)
 {
+	return occ_model_load_flags(out, path, 0, err);
+}
+
+int occ_model_load_flags(struct occ_state **out, const char *path, unsigned flags,
+			 struct occ_error *err)
+{
+	struct occ_state *st = NULL;
 	char *buf = NULL, *dir = NULL;
 	size_t len = 0;
 	int ret;
@@ -622,8 +701,15 @@ int occ_model_load(struct occ_state **out, const char *path, struct occ_error *e
 		goto out;
 	}
 	dir = occ_path_dirname(path);
-	ret = occ_model_load_buffer(out, buf, len, path, dir, err);
+	ret = occ_model_load_buffer_flags(&st, buf, len, path, dir, flags, err);
+	if (!ret && st->n_users)
+		ret = occ_model_check_file_safety(path, err);
+	if (!ret) {
+		*out = st;
+		st = NULL;
+	}
 out:
+	occ_state_free(st);
 	free(buf);
 	free(dir);
 	return ret;

@@ -76,6 +76,7 @@ struct occ_model_ctx {
 	const char *file;          /* for err->file; NULL keeps it empty */
 	struct occ_error *err;
 	struct occ_strbuf path;    /* dotted path of the node being mapped */
+	unsigned flags;            /* OCC_LOAD_* */
 };
 
 /* Fill c->err with OCC_EINVALID at pos; returns OCC_EINVALID. */
@@ -112,6 +113,7 @@ const char *occ_model__check_address(const char *s);
 const char *occ_model__check_login(const char *s);
 const char *occ_model__check_url_path(const char *s);
 const char *occ_model__check_abs_path(const char *s);
+const char *occ_model__check_shell(const char *s);
 
 /* A container path: absolute, no "..", not "/" itself. On success *out is the
  * path with "//", "/./" and a trailing "/" removed (caller frees). */

@@ -129,6 +129,7 @@ struct occ_mount {
 	char *target;         /* absolute container path */
 	bool readonly;
 	struct occ_pos pos;
+	bool allow_dangerous; /* allow_dangerous: true skips occ_mount_source_danger() */
 };
 
 struct occ_volume {
@@ -204,6 +205,19 @@ int occ_model_load(struct occ_state **out, const char *path, struct occ_error *e
  * (NULL = the current directory). */
 int occ_model_load_buffer(struct occ_state **out, const char *buf, size_t len,
 			  const char *name, const char *dir, struct occ_error *err);
+
+/*
+ * OCC_LOAD_NO_LOGIN_OK skips one rule: a non-loopback bind needs a user who
+ * can log in. Only for a command that adds that user and loads its edited
+ * file again without the flag before writing it (`occ user add`), so the
+ * advice "add a user" works on the file that needs it.
+ */
+#define OCC_LOAD_NO_LOGIN_OK 0x1
+int occ_model_load_flags(struct occ_state **out, const char *path, unsigned flags,
+			 struct occ_error *err);
+int occ_model_load_buffer_flags(struct occ_state **out, const char *buf, size_t len,
+				const char *name, const char *dir, unsigned flags,
+				struct occ_error *err);
 
 /* The state a file with only `version: 1` means. Never fails. */
 struct occ_state *occ_state_new_default(void);
@@ -287,6 +301,8 @@ bool occ_state_login_open(const struct occ_state *eff);
  */
 #define OCC_LISTEN_PORT_ENV  "OCC_LISTEN_PORT"
 #define OCC_PUBLIC_NAMES_ENV "OCC_PUBLIC_NAMES"
+/* The port nginx listens on inside occ's image: opencode has 4096. */
+#define OCC_IMAGE_LISTEN_PORT 3000
 
 /* The environment the container is created with: container.env, then
  * OCC_LISTEN_PORT, OCC_PUBLIC_NAMES when there are names, and OCC_LOGIN=open

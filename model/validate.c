@@ -1,7 +1,9 @@
 /*
- * validate.c - rules for single values (names, hashes, paths, references) and
+ * validate.c - rules for single values (names, hashes, paths, references),
  * the rules that span several keys (duplicates, default_host, a public bind
- * without users).
+ * without users, opencode's own port), and the mount rules of safety.h
+ * (sources that would hand the container this machine, targets over the
+ * container's accounts), which `occ mount add` shares.
  *
  * Value rules return a reason, not an error, so keys.c words every message
  * the same way. Cross-key rules run after mapping, on the finished state, and
@@ -9,8 +11,10 @@
  * points at the value that has to change (the second of two duplicates).
  */
 #include "model/model-internal.h"
+#include "model/safety.h"
 
 #include <arpa/inet.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,12 +53,29 @@ const char *occ_model__check_docker_name(const char *s)
 	return NULL;
 }
 
-/* Accounts Debian's base-passwd creates, and the image's own user. */
-static const char *const reserved_users[] = {
-	"root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news",
-	"uucp", "proxy", "www-data", "backup", "list", "irc", "gnats", "nobody",
-	"_apt", "systemd-network", "systemd-resolve", "systemd-timesync", "messagebus",
-	"sshd", "adm", "operator", "opencode",
+/*
+ * Names a user cannot take because the image already has them: the accounts
+ * and groups of Debian's base-passwd (and of the packages the image installs),
+ * and the image's own. A user named like a group would be added to that group
+ * (useradd refuses, or worse: 'shadow' reads /etc/shadow, 'sudo' is root).
+ */
+static const struct { const char *name; bool group; } reserved_names[] = {
+	/* accounts (each also has its own group) */
+	{ "root", false }, { "daemon", false }, { "bin", false }, { "sys", false },
+	{ "sync", false }, { "games", false }, { "man", false }, { "lp", false },
+	{ "mail", false }, { "news", false }, { "uucp", false }, { "proxy", false },
+	{ "www-data", false }, { "backup", false }, { "list", false }, { "irc", false },
+	{ "gnats", false }, { "nobody", false }, { "_apt", false },
+	{ "systemd-network", false }, { "systemd-resolve", false },
+	{ "systemd-timesync", false }, { "messagebus", false }, { "sshd", false },
+	{ "adm", false }, { "operator", false }, { "opencode", false },
+	/* groups only */
+	{ "tty", true }, { "disk", true }, { "kmem", true }, { "dialout", true },
+	{ "fax", true }, { "voice", true }, { "cdrom", true }, { "floppy", true },
+	{ "tape", true }, { "sudo", true }, { "audio", true }, { "dip", true },
+	{ "src", true }, { "shadow", true }, { "utmp", true }, { "video", true },
+	{ "sasl", true }, { "plugdev", true }, { "staff", true }, { "users", true },
+	{ "nogroup", true }, { "systemd-journal", true }, { "occ-auth", true },
 };
 
 const char *occ_model__check_user_name(const char *s)
@@ -68,9 +89,12 @@ const char *occ_model__check_user_name(const char *s)
 			return "user names contain only lowercase letters, digits, '_' and '-'";
 	if (i > 32)
 		return "user names are at most 32 characters";
-	for (i = 0; i < OCC_ARRAY_SIZE(reserved_users); i++)
-		if (strcmp(s, reserved_users[i]) == 0)
-			return "the name is reserved for a system account";
+	for (i = 0; i < OCC_ARRAY_SIZE(reserved_names); i++)
+		if (strcmp(s, reserved_names[i].name) == 0)
+			return reserved_names[i].group ?
+			       "it is a system group in the container: choose another name" :
+			       "the name is reserved for a system account in the container: "
+			       "choose another name";
 	return NULL;
 }
 
@@ -323,6 +347,18 @@ const char *occ_model__check_abs_path(const char *s)
 	return NULL;
 }
 
+/* A login shell: an absolute path that fits a passwd line. */
+const char *occ_model__check_shell(const char *s)
+{
+	const char *why = occ_model__check_abs_path(s);
+
+	if (why)
+		return why;
+	if (strchr(s, ':'))
+		return "a shell path cannot contain ':' (it would break the passwd line)";
+	return NULL;
+}
+
 const char *occ_model__clean_container_path(const char *s, char **out)
 {
 	struct occ_strbuf sb = OCC_STRBUF_INIT;
@@ -424,6 +460,158 @@ int occ_model__expand_vars(const char *s, char **out, char *why, size_t why_len)
 fail:
 	occ_strbuf_release(&sb);
 	return -1;
+}
+
+/* ---- dangerous mounts (safety.h) ---- */
+
+/* Whether path is dir or below it; both normalised. */
+static bool is_or_below(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (strcmp(dir, "/") == 0)
+		return true;
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+#define AT     0x1  /* the path itself */
+#define BELOW  0x2  /* the path and everything below it */
+#define PREFIX 0x4  /* any path starting with these characters (sudoers, sudoers.d) */
+#define RW     0x8  /* only a read-write mount */
+
+static const struct {
+	const char *path;
+	unsigned how;
+	const char *why;
+} danger_rules[] = {
+	{ "/", AT, "it is the host's root directory" },
+	{ "/etc", AT, "it is the host's /etc (accounts, sudo rules, system configuration)" },
+	{ "/etc/shadow", PREFIX, "it holds the host's password hashes" },     /* shadow- too */
+	{ "/etc/gshadow", PREFIX, "it holds the host's group password hashes" },
+	{ "/etc/sudoers", PREFIX, "it holds the host's sudo rules" },
+	{ "/etc", BELOW | RW, "a read-write mount below /etc lets the container change the "
+			      "host's configuration (mount it with readonly: true)" },
+	{ "/proc", BELOW, "it is the host's process and kernel interface" },
+	{ "/sys", BELOW, "it is the host's kernel and device interface" },
+	{ "/dev", BELOW, "it gives access to the host's devices" },
+	{ "/boot", BELOW, "it holds the host's kernel and boot loader" },
+};
+
+static const char *judge_rules(const char *path, bool readonly)
+{
+	size_t i;
+
+	for (i = 0; i < OCC_ARRAY_SIZE(danger_rules); i++) {
+		unsigned how = danger_rules[i].how;
+		const char *p = danger_rules[i].path;
+		bool hit = (how & AT) ? strcmp(path, p) == 0 :
+			   (how & BELOW) ? is_or_below(path, p) :
+			   occ_starts_with(path, p);
+
+		if (hit && !((how & RW) && readonly))
+			return danger_rules[i].why;
+	}
+	return NULL;
+}
+
+/* path normalised, and its realpath(3) when it exists and differs. */
+static void both_forms(const char *path, char **norm, char **real)
+{
+	char *r;
+
+	*norm = occ_path_normalise(path);
+	*real = NULL;
+	r = realpath(*norm, NULL);
+	if (r && strcmp(r, *norm) != 0)
+		*real = r;
+	else
+		free(r);
+}
+
+static const char *judge_socket(const char *path, const char *sock, char *buf, size_t len)
+{
+	char *norm, *real;
+	const char *why = NULL;
+
+	both_forms(sock, &norm, &real);
+	if (strcmp(path, norm) == 0 || (real && strcmp(path, real) == 0))
+		why = "it is the Docker socket: whoever can use it is root on this machine";
+	else if (is_or_below(norm, path) || (real && is_or_below(real, path)))
+		why = "it holds the Docker socket: whoever can use it is root on this machine";
+	if (why) {
+		snprintf(buf, len, "%s", why);
+		why = buf;
+	}
+	free(norm);
+	free(real);
+	return why;
+}
+
+/* One form of the source (normalised or resolved) against every rule. */
+static const char *judge(const char *path, bool readonly, char *buf, size_t len)
+{
+	static const char *const sockets[] = { "/var/run/docker.sock", "/run/docker.sock" };
+	const char *why = judge_rules(path, readonly);
+	const char *host = getenv("DOCKER_HOST");
+	char *norm, *real;
+	size_t i;
+
+	if (why) {
+		snprintf(buf, len, "%s", why);
+		return buf;
+	}
+	if (host && occ_starts_with(host, "unix://") && host[7] == '/' &&
+	    (why = judge_socket(path, host + 7, buf, len)))
+		return why;
+	for (i = 0; i < OCC_ARRAY_SIZE(sockets); i++)
+		if ((why = judge_socket(path, sockets[i], buf, len)))
+			return why;
+	both_forms(occ_home_dir(), &norm, &real);
+	if (strcmp(path, norm) == 0 || (real && strcmp(path, real) == 0))
+		why = "it is your whole home directory (SSH keys, credentials, shell history)";
+	free(norm);
+	free(real);
+	if (why) {
+		snprintf(buf, len, "%s", why);
+		return buf;
+	}
+	return NULL;
+}
+
+const char *occ_mount_source_danger(const char *source, bool readonly, char *buf, size_t len)
+{
+	char *norm, *real;
+	const char *why;
+
+	both_forms(source, &norm, &real);
+	why = judge(norm, readonly, buf, len);
+	if (!why && real && judge(real, readonly, buf, len)) {
+		char *inner = occ_xstrdup(buf);
+
+		snprintf(buf, len, "it resolves to '%s', and %s", real, inner);
+		free(inner);
+		why = buf;
+	}
+	free(norm);
+	free(real);
+	return why;
+}
+
+const char *occ_mount_target_danger(const char *target)
+{
+	static const char *const accounts[] = {
+		"/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow",
+	};
+	char *norm = occ_path_normalise(target);
+	const char *why = NULL;
+	size_t i;
+
+	for (i = 0; i < OCC_ARRAY_SIZE(accounts) && !why; i++)
+		if (is_or_below(accounts[i], norm))
+			why = "occ writes the container's accounts in /etc/passwd, /etc/shadow "
+			      "and /etc/group: a mount there would hide them or write them to the host";
+	free(norm);
+	return why;
 }
 
 /* ---- rules across keys ---- */
@@ -679,6 +867,42 @@ static int check_binds(struct occ_model_ctx *c)
 	return shared_used ? check_exposure(c, st->container.bind, "container.bind") : 0;
 }
 
+/*
+ * In occ's embedded image opencode itself listens on 127.0.0.1:4096 and
+ * nginx (the login) on container_port in front of it: the same port for both
+ * cannot work, and must not leave opencode reachable without the login.
+ */
+#define OPENCODE_INNER_PORT 4096
+
+static int inner_port_error(struct occ_model_ctx *c, struct occ_pos pos, const char *path)
+{
+	fail_at_path(c, pos, path, "%d is opencode's own port inside occ's image "
+		     "(the login in front of it listens on container_port)", OPENCODE_INNER_PORT);
+	occ_error_hint(c->err, "use another port, such as the default 3000");
+	return OCC_EINVALID;
+}
+
+static int check_inner_port(struct occ_model_ctx *c)
+{
+	const struct occ_state *st = c->st;
+	char path[96];
+	size_t i;
+
+	if (!st->image.build.enabled || !st->image.build.embedded)
+		return 0;
+	if (st->container.container_port == OPENCODE_INNER_PORT)
+		return inner_port_error(c, st->container.pos, "container.container_port");
+	for (i = 0; i < st->n_hosts; i++) {
+		const struct occ_overrides *o = &st->hosts[i].overrides;
+
+		if (!o->has_container_port || o->container_port != OPENCODE_INNER_PORT)
+			continue;
+		snprintf(path, sizeof(path), "hosts[%zu].overrides.container.container_port", i);
+		return inner_port_error(c, o->pos, path);
+	}
+	return 0;
+}
+
 int occ_model__validate(struct occ_model_ctx *c)
 {
 	int ret;
@@ -693,6 +917,8 @@ int occ_model__validate(struct occ_model_ctx *c)
 	if (!ret)
 		ret = check_default_host(c);
 	if (!ret)
+		ret = check_inner_port(c);
+	if (!ret && !(c->flags & OCC_LOAD_NO_LOGIN_OK))
 		ret = check_binds(c);
 	return ret;
 }

@@ -10,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "model/password.h"
@@ -88,6 +90,26 @@ static const struct edit_case cases[] = {
 	{ BASE, { "mount", "add", "/tmp:work" }, 64, BASE, "must be absolute" },
 	{ BASE, { "mount", "add", "/tmp:/work:rx" }, 64, BASE, "unknown mount option 'rx'" },
 	{ BASE, { "config", "reset" }, 1, BASE, "not confirmed" },
+	/* The loader's safety rules, through the commands that write the file. */
+	{ BASE, { "mount", "add", "/etc:/hostetc:ro" }, 1, BASE,
+	  "refusing to mount '/etc' into the container: it is the host's /etc" },
+	{ BASE, { "mount", "add", "/var/../etc/ssl:/ssl" }, 1, BASE,
+	  "refusing to mount '/etc/ssl' into the container: a read-write mount below /etc" },
+	{ BASE, { "mount", "add", "/proc/self:/p:ro" }, 1, BASE, "process and kernel interface" },
+	{ BASE, { "mount", "add", "/:/host:ro" }, 1, BASE, "or pass --force" },
+	{ BASE, { "mount", "add", "/etc/ssl:/ssl:ro" }, 0,
+	  BASE "mounts:\n  - source: /etc/ssl\n    target: /ssl\n    readonly: true\n", "recreates" },
+	{ BASE, { "mount", "add", "/:/host:ro", "--force" }, 0,
+	  BASE "mounts:\n  - source: /\n    target: /host\n    readonly: true\n"
+	  "    allow_dangerous: true\n", NULL },
+	{ BASE, { "mount", "add", "/tmp:/etc/shadow" }, 1, BASE, "occ writes the container's accounts" },
+	{ BASE, { "mount", "add", "/tmp:/etc" }, 1, BASE, "occ writes the container's accounts" },
+	{ BASE, { "config", "env", "set", "OCC_LISTEN_PORT=3001" }, 1, BASE,
+	  "OCC_LISTEN_PORT: is set by occ (from container.container_port)" },
+	{ BASE, { "config", "set", "container.container_port", "4096" }, 1, BASE,
+	  "4096 is opencode's own port inside occ's image" },
+	{ BASE, { "config", "set", "users[name=alice].shell", "/bin/sh:x" }, 1, BASE,
+	  "a shell path cannot contain ':'" },
 	/* A build input changes no container: occ update rebuilds. */
 	{ "version: 1\nimage:\n  build: {context: embedded}\n",
 	  { "config", "set", "image.build.args.X", "1" }, 0,
@@ -247,6 +269,236 @@ START_TEST(test_user_add_no_terminal)
 }
 END_TEST
 
+/* A name or shell the loader refuses: its message, before any password is
+ * asked for or generated, and the file untouched. */
+START_TEST(test_user_add_refused_first)
+{
+	static const struct { const char *args[4]; const char *err; } refused[] = {
+		{ { "shadow" }, "users[1].name: 'shadow' is not valid: it is a system group in the "
+				"container: choose another name" },
+		{ { "sudo" }, "'sudo' is not valid: it is a system group in the container" },
+		{ { "nogroup" }, "'nogroup' is not valid: it is a system group in the container" },
+		{ { "daemon" }, "the name is reserved for a system account" },
+		{ { "bob", "--shell", "/bin/bash:x" }, "users[1].shell: '/bin/bash:x' is not valid: a "
+						       "shell path cannot contain ':'" },
+		{ { "bob", "--shell", "bash" }, "the path must be absolute" },
+	};
+	char *path = state_path(), *after;
+
+	for (size_t i = 0; i < OCC_ARRAY_SIZE(refused); i++) {
+		const char *args[12] = { "user", "add" };
+		struct run_result r;
+		int n = 2;
+
+		for (int j = 0; refused[i].args[j]; j++)
+			args[n++] = refused[i].args[j];
+		args[n++] = "--generate";
+		args[n++] = "--no-apply";
+		args[n++] = "-f";
+		args[n++] = path;
+		write_text(path, BASE);
+		run_occ(&r, args);
+		ck_assert_msg(r.status == 1, "%s: exit %d\n%s", refused[i].args[0], r.status, r.err.buf);
+		ck_assert_msg(strstr(r.err.buf, refused[i].err), "%s: no '%s' in\n%s", refused[i].args[0],
+			      refused[i].err, r.err.buf);
+		ck_assert_msg(!strstr(r.out.buf, "generated password"), "%s: a password was generated",
+			      refused[i].args[0]);
+		after = read_text(path);
+		ck_assert_str_eq(after, BASE);
+		free(after);
+		run_result_release(&r);
+	}
+	free(path);
+}
+END_TEST
+
+/* The hint for a public bind without users names a command that works there. */
+START_TEST(test_user_add_fixes_public_bind)
+{
+	static const char text[] = "version: 1\ncontainer: {bind: 0.0.0.0}\n";
+	char *path = state_path(), *after;
+	const char *validate[] = { "validate", "-f", NULL, NULL };
+	const char *add[] = { "user", "add", "alice", "--generate", "--no-apply", "-f", NULL, NULL };
+	const char *disabled[] = { "user", "add", "bob", "--generate", "--disabled", "--no-apply",
+				   "-f", NULL, NULL };
+	const char *list[] = { "user", "list", "-f", NULL, NULL };
+	struct run_result r;
+
+	validate[2] = add[6] = disabled[7] = list[3] = path;
+	write_text(path, text);
+	run_occ(&r, validate);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.err.buf, "no users are defined to log in") &&
+		      strstr(r.err.buf, "'occ user add NAME'"), "%s", r.err.buf);
+	run_result_release(&r);
+	/* Other user commands still judge the file as it is. */
+	run_occ(&r, list);
+	ck_assert_int_eq(r.status, 1);
+	run_result_release(&r);
+	/* A disabled user does not make it valid: refused, nothing written. */
+	run_occ(&r, disabled);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.err.buf, "no enabled user has a password"), "%s", r.err.buf);
+	ck_assert(!strstr(r.out.buf, "generated password"));
+	run_result_release(&r);
+	after = read_text(path);
+	ck_assert_str_eq(after, text);
+	free(after);
+	run_occ(&r, add);
+	ck_assert_msg(r.status == 0, "%s", r.err.buf);
+	run_result_release(&r);
+	after = read_text(path);
+	ck_assert_msg(strncmp(after, text, strlen(text)) == 0 && strstr(after, "name: alice"), "%s",
+		      after);
+	free(after);
+	run_occ(&r, validate);
+	ck_assert_msg(r.status == 0, "%s", r.err.buf);
+	run_result_release(&r);
+	free(path);
+}
+END_TEST
+
+/* A state file with users that others can write is refused by every command
+ * that reads it, with the fix as the hint, and left as it is. */
+START_TEST(test_unsafe_state_file)
+{
+	static const char *const cmds[][4] = {
+		{ "validate" }, { "diff" }, { "apply", "--yes" }, { "watch" }, { "status" },
+		{ "config", "set", "container.port", "3001" },
+		{ "user", "add", "bob", "--generate" }, { "mount", "list" },
+	};
+	char *path = state_path(), *hint = NULL, *after;
+
+	write_text(path, BASE);
+	ck_assert_int_eq(chmod(path, 0664), 0);
+	hint = occ_xasprintf("hint: chmod go-w %s\n", path);
+	for (size_t i = 0; i < OCC_ARRAY_SIZE(cmds); i++) {
+		const char *args[12];
+		struct run_result r;
+		int n = 0;
+
+		for (int j = 0; j < 4 && cmds[i][j]; j++)
+			args[n++] = cmds[i][j];
+		args[n++] = "-f";
+		args[n++] = path;
+		args[n] = NULL;
+		run_occ(&r, args);
+		ck_assert_msg(r.status == 1, "%s: exit %d\n%s", cmds[i][0], r.status, r.err.buf);
+		ck_assert_msg(strstr(r.err.buf, "it defines users and is group-writable") &&
+			      strstr(r.err.buf, hint), "%s:\n%s", cmds[i][0], r.err.buf);
+		ck_assert(!strstr(r.out.buf, "generated password"));
+		run_result_release(&r);
+	}
+	after = read_text(path);
+	ck_assert_str_eq(after, BASE);
+	free(after);
+	free(hint);
+	free(path);
+}
+END_TEST
+
+static int bound_socket(const char *path)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_uint_lt(strlen(path), sizeof(a.sun_path));
+	memcpy(a.sun_path, path, strlen(path) + 1);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	return fd;
+}
+
+/* DOCKER_HOST's socket (and its directory) is refused; another socket is
+ * not a mountable thing at all; --force mounts Docker's. */
+START_TEST(test_mount_add_docker_socket)
+{
+	char *path = state_path(), *dock = occ_xasprintf("%s/d.sock", tmp);
+	char *other = occ_xasprintf("%s/o.sock", tmp), *host = occ_xasprintf("unix://%s", dock);
+	char *spec_sock = occ_xasprintf("%s:/var/run/docker.sock", dock);
+	char *spec_dir = occ_xasprintf("%s:/hosttmp:ro", tmp);
+	char *spec_other = occ_xasprintf("%s:/o.sock", other), *after, *want;
+	const char *sock_args[] = { "mount", "add", spec_sock, "-f", path, NULL, NULL };
+	const char *dir_args[] = { "mount", "add", spec_dir, "-f", path, NULL };
+	const char *other_args[] = { "mount", "add", spec_other, "-f", path, "--force", NULL };
+	struct run_result r;
+	int fd1 = bound_socket(dock), fd2 = bound_socket(other);
+
+	setenv("DOCKER_HOST", host, 1);
+	write_text(path, BASE);
+	run_occ(&r, sock_args);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.err.buf, "it is the Docker socket: whoever can use it is root"), "%s",
+		      r.err.buf);
+	run_result_release(&r);
+	run_occ(&r, dir_args);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.err.buf, "it holds the Docker socket"), "%s", r.err.buf);
+	run_result_release(&r);
+	run_occ(&r, other_args);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.err.buf, "not a directory or a regular file"), "%s", r.err.buf);
+	run_result_release(&r);
+	after = read_text(path);
+	ck_assert_str_eq(after, BASE);
+	free(after);
+	sock_args[5] = "--force";
+	run_occ(&r, sock_args);
+	ck_assert_msg(r.status == 0, "%s", r.err.buf);
+	run_result_release(&r);
+	after = read_text(path);
+	want = occ_xasprintf(BASE "mounts:\n  - source: %s\n    target: /var/run/docker.sock\n"
+			     "    readonly: false\n    allow_dangerous: true\n", dock);
+	ck_assert_str_eq(after, want);
+	setenv("DOCKER_HOST", "unix:///nonexistent/occ-test.sock", 1);
+	close(fd1);
+	close(fd2);
+	free(want);
+	free(after);
+	free(spec_other);
+	free(spec_dir);
+	free(spec_sock);
+	free(host);
+	free(other);
+	free(dock);
+	free(path);
+}
+END_TEST
+
+/* A symlink to / is judged by its target; --force writes the override. */
+START_TEST(test_mount_add_symlink_to_root)
+{
+	char *path = state_path(), *link = occ_xasprintf("%s/everything", tmp), *after, *want;
+	char *spec = occ_xasprintf("%s:/host:ro", link);
+	const char *add[] = { "mount", "add", spec, "-f", path, NULL, NULL };
+	struct run_result r;
+
+	ck_assert_int_eq(symlink("/", link), 0);
+	write_text(path, BASE);
+	run_occ(&r, add);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.err.buf, "it resolves to '/', and it is the host's root directory"),
+		      "%s", r.err.buf);
+	run_result_release(&r);
+	after = read_text(path);
+	ck_assert_str_eq(after, BASE);
+	free(after);
+	add[5] = "--force";
+	run_occ(&r, add);
+	ck_assert_msg(r.status == 0, "%s", r.err.buf);
+	run_result_release(&r);
+	after = read_text(path);
+	want = occ_xasprintf(BASE "mounts:\n  - source: %s\n    target: /host\n    readonly: true\n"
+			     "    allow_dangerous: true\n", link);
+	ck_assert_str_eq(after, want);
+	free(want);
+	free(after);
+	free(spec);
+	free(link);
+	free(path);
+}
+END_TEST
+
 START_TEST(test_mount_add_list_remove)
 {
 	char *path = state_path(), *after, *src = occ_xasprintf("%s/src", tmp);
@@ -341,6 +593,11 @@ int main(void)
 	tcase_add_test(tc, test_user_add_password_stdin);
 	tcase_add_test(tc, test_user_add_generate);
 	tcase_add_test(tc, test_user_add_no_terminal);
+	tcase_add_test(tc, test_user_add_refused_first);
+	tcase_add_test(tc, test_user_add_fixes_public_bind);
+	tcase_add_test(tc, test_mount_add_symlink_to_root);
+	tcase_add_test(tc, test_unsafe_state_file);
+	tcase_add_test(tc, test_mount_add_docker_socket);
 	tcase_add_test(tc, test_mount_add_list_remove);
 	tcase_add_test(tc, test_config_show_get_bak);
 	suite_add_tcase(s, tc);

@@ -935,7 +935,7 @@ START_TEST(test_recreate_crashing)
 
 	occ_error_clear(&err);
 	st->container.restart = OCC_RESTART_NO;
-	occ_kvlist_set(&st->container.env, "OCC_TEST_EXIT", "3");
+	occ_kvlist_set(&st->container.env, "TEST_EXIT", "3");
 	must_act(st, OCC_ACT_CONTAINER_RECREATE, project, first_id);
 	ck_assert_int_eq(occ_driver_wait_healthy(drv, st, 5000, &err), OCC_EUNHEALTHY);
 	ck_assert_msg(strstr(err.msg, "exited with code 3"), "%s", err.msg);
@@ -1027,7 +1027,7 @@ START_TEST(test_wait_healthy_exit)
 
 	occ_error_clear(&err);
 	st->container.restart = OCC_RESTART_NO;
-	occ_kvlist_set(&st->container.env, "OCC_TEST_EXIT", "3");
+	occ_kvlist_set(&st->container.env, "TEST_EXIT", "3");
 	must_act(st, OCC_ACT_CONTAINER_CREATE, name, NULL);
 	must_act(st, OCC_ACT_CONTAINER_START, name, NULL);
 	st->container.health.path = occ_xstrdup("/healthz");

@@ -435,7 +435,7 @@ START_TEST(test_unhealthy_service_is_reported)
 	const char *args[] = { "apply", "-f", state_path, NULL };
 	struct run_result r;
 
-	write_state("occ-itest:2", "  env: {TZ: Europe/Paris, OCC_TEST_EXIT: '3'}\n", "");
+	write_state("occ-itest:2", "  env: {TZ: Europe/Paris, TEST_EXIT: '3'}\n", "");
 	run_occ(&r, args);
 	ck_assert_int_eq(r.status, 1);
 	ck_assert_msg(strstr(r.err.buf, "exit code 3") || strstr(r.err.buf, "exited"),

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "model/safety.h"
 #include "model/state.h"
 #include "model/util.h"
 
@@ -57,6 +58,8 @@ static void dump_mounts(struct occ_strbuf *sb, const char *prefix, const struct 
 		occ_strbuf_addf(sb, "%smounts[%zu].source=%s\n", prefix, i, m[i].source);
 		occ_strbuf_addf(sb, "%smounts[%zu].target=%s\n", prefix, i, m[i].target);
 		occ_strbuf_addf(sb, "%smounts[%zu].readonly=%s\n", prefix, i, tf(m[i].readonly));
+		occ_strbuf_addf(sb, "%smounts[%zu].allow_dangerous=%s\n", prefix, i,
+				tf(m[i].allow_dangerous));
 	}
 }
 
@@ -226,8 +229,8 @@ static const struct valid_case valid_cases[] = {
 	{ V "image:\n  build:\n    context: embedded\n    ca_certs: []\n",
 	  { "image.build.embedded=true", "image.build.dockerfile=Dockerfile", "!image.build.ca_certs", NULL } },
 	/* container */
-	{ V "container:\n  port: 8080\n  container_port: 4096\n  restart: always\n  running: false\n",
-	  { "container.port=8080", "container.container_port=4096", "container.restart=always",
+	{ V "container:\n  port: 8080\n  container_port: 4097\n  restart: always\n  running: false\n",
+	  { "container.port=8080", "container.container_port=4097", "container.restart=always",
 	    "container.running=false", NULL } },
 	{ V "container: {port: 1, container_port: 65535, restart: \"no\"}\n",
 	  { "container.port=1", "container.container_port=65535", "container.restart=no", NULL } },
@@ -278,10 +281,12 @@ static const struct valid_case valid_cases[] = {
 	/* 25: mounts and paths */
 	{ V "mounts:\n  - source: ./workspace\n    target: /home/opencode/work/\n"
 	  "  - source: ~/src\n    target: //src/./x\n    readonly: true\n"
-	  "  - source: \"~\"\n    target: /h\n  - source: /abs/../data\n    target: /data\n",
+	  "  - source: \"~\"\n    target: /h\n    allow_dangerous: true\n"
+	  "  - source: /abs/../data\n    target: /data\n",
 	  { "mounts[0].source=" BASE_DIR "/workspace", "mounts[0].target=/home/opencode/work",
 	    "mounts[0].readonly=false", "mounts[1].source=" HOME_DIR "/src", "mounts[1].target=/src/x",
-	    "mounts[1].readonly=true", "mounts[2].source=" HOME_DIR, "mounts[3].source=/data", NULL } },
+	    "mounts[1].readonly=true", "mounts[2].source=" HOME_DIR, "mounts[2].allow_dangerous=true",
+	    "mounts[3].source=/data", "mounts[3].allow_dangerous=false", NULL } },
 	{ V "mounts:\n  - {source: ../up, target: /up}\n  - {source: \"${OCC_TEST_DIR}/src\", target: /s}\n"
 	  "  - {source: \"a$$b\", target: /d}\n  - {source: \"${OCC_TEST_DIR}$${X}\", target: /e}\n",
 	  { "mounts[0].source=/srv/up", "mounts[1].source=/data/x/src", "mounts[2].source=" BASE_DIR "/a$b",
@@ -338,6 +343,22 @@ static const struct valid_case valid_cases[] = {
 	  { "container.env.GREETING=gr\xc3\xbc\xc3\x9f \xe2\x82\xac \xf0\x9f\x98\x80", NULL } },
 	{ V "container:\n  env:\n    LONG: |\n      line one\n      line two\n",
 	  { "container.env.LONG=line one", NULL } },
+	/* what the safety rules let through */
+	{ V "mounts:\n  - {source: /, target: /host, readonly: true, allow_dangerous: true}\n"
+	  "  - {source: /etc/ssl/certs, target: /certs, readonly: true}\n"
+	  "  - {source: /etc/sudo.conf, target: /sudo.conf, readonly: true}\n"
+	  "  - {source: /etcetera, target: /etc-copy}\n  - {source: ~/src, target: /etc/ssl/x}\n",
+	  { "mounts[0].source=/", "mounts[0].allow_dangerous=true", "mounts[1].source=/etc/ssl/certs",
+	    "mounts[1].allow_dangerous=false", "mounts[2].source=/etc/sudo.conf",
+	    "mounts[3].target=/etc-copy", "mounts[4].source=" HOME_DIR "/src", NULL } },
+	{ V "image: {ref: \"ghcr.io/x/y:1\"}\ncontainer: {container_port: 4096}\n",
+	  { "container.container_port=4096", NULL } },
+	{ V "container:\n  env: {MY_OCC_X: z, occ_lower: y}\n",
+	  { "container.env.MY_OCC_X=z", "container.env.occ_lower=y", NULL } },
+	{ V "users:\n  - {name: shadowfax, shell: /usr/bin/fish}\n  - {name: sudoer}\n",
+	  { "users[0].name=shadowfax", "users[0].shell=/usr/bin/fish", "users[1].name=sudoer", NULL } },
+	{ V "volumes:\n  - {name: etc, target: /etc/opencode}\n",
+	  { "volumes[0].target=/etc/opencode", NULL } },
 };
 
 /* ---- invalid files: tests/invalid-cases.h ---- */
@@ -1289,6 +1310,280 @@ START_TEST(test_key_paths_shape)
 }
 END_TEST
 
+/* ---- safety rules (model/safety.h) ---- */
+
+static const struct {
+	const char *path;
+	bool readonly;
+	const char *why;       /* substring of the reason; NULL: allowed */
+} source_cases[] = {
+	{ "/", true, "the host's root directory" },
+	{ "//", true, "the host's root directory" },
+	{ "/etc", true, "the host's /etc" },
+	{ "/etc/", true, "the host's /etc" },
+	{ "/var/../etc", true, "the host's /etc" },
+	{ "/etc/shadow", true, "password hashes" },
+	{ "/etc/shadow-", true, "password hashes" },     /* the backup holds the same */
+	{ "/etc/gshadow-", true, "group password hashes" },
+	{ "/etc/hostname", true, NULL },
+	{ "/etc/hostname", false, "read-write mount below /etc" },
+	{ "/etc/gshadow", true, "group password hashes" },
+	{ "/etc/sudoers", true, "sudo rules" },
+	{ "/etc/sudoers.d/90-x", true, "sudo rules" },
+	{ "/etc/ssl/certs", true, NULL },
+	{ "/etc/ssl/certs", false, "read-write mount below /etc" },
+	{ "/etcetera", false, NULL },
+	{ "/proc", true, "process and kernel" },
+	{ "/srv/../proc/1/root", true, "process and kernel" },
+	{ "/procfs", false, NULL },
+	{ "/sys/fs/cgroup", true, "kernel and device" },
+	{ "/dev", true, "devices" },
+	{ "/dev/null", true, "devices" },
+	{ "/boot/grub", true, "boot loader" },
+	{ "/var/run/docker.sock", true, "the Docker socket" },
+	{ "/run/docker.sock", true, "the Docker socket" },
+	{ "/run", true, "holds the Docker socket" },
+	{ "/var/run", true, "holds the Docker socket" },
+	{ "/run/user", true, NULL },
+	{ HOME_DIR, false, "your whole home directory" },
+	{ HOME_DIR "/", false, "your whole home directory" },
+	{ HOME_DIR "/src", false, NULL },
+	{ "/home", false, NULL },
+	{ "/srv/code", false, NULL },
+};
+
+START_TEST(test_source_danger)
+{
+	char buf[512];
+	const char *why;
+
+	unsetenv("DOCKER_HOST");
+	why = occ_mount_source_danger(source_cases[_i].path, source_cases[_i].readonly, buf,
+				      sizeof(buf));
+	if (!source_cases[_i].why) {
+		ck_assert_msg(!why, "case %d '%s': refused: %s", _i, source_cases[_i].path, why);
+		return;
+	}
+	ck_assert_msg(why && strstr(why, source_cases[_i].why), "case %d '%s': %s, want '%s'", _i,
+		      source_cases[_i].path, why ? why : "allowed", source_cases[_i].why);
+}
+END_TEST
+
+START_TEST(test_target_danger)
+{
+	static const struct { const char *target; bool refused; } cases[] = {
+		{ "/etc", true }, { "/etc/", true }, { "//etc", true }, { "/etc/passwd", true },
+		{ "/etc/shadow", true }, { "/etc/group", true }, { "/etc/gshadow", true },
+		{ "/etc/ssl", false }, { "/etcx", false }, { "/etc/passwd-", false },
+		{ "/home", false }, { "/var/lib/opencode", false },
+	};
+
+	for (size_t i = 0; i < OCC_ARRAY_SIZE(cases); i++)
+		ck_assert_msg((occ_mount_target_danger(cases[i].target) != NULL) == cases[i].refused,
+			      "%s", cases[i].target);
+}
+END_TEST
+
+/* DOCKER_HOST's own socket, when it is a unix one, and every directory holding it. */
+START_TEST(test_source_danger_docker_host)
+{
+	char buf[512];
+	const char *why;
+
+	setenv("DOCKER_HOST", "unix:///srv/d/../docker/docker.sock", 1);
+	why = occ_mount_source_danger("/srv/docker/docker.sock", true, buf, sizeof(buf));
+	ck_assert_ptr_nonnull(why);
+	ck_assert_ptr_nonnull(strstr(why, "it is the Docker socket"));
+	why = occ_mount_source_danger("/srv/docker/", true, buf, sizeof(buf));
+	ck_assert_ptr_nonnull(why);
+	ck_assert_ptr_nonnull(strstr(why, "holds the Docker socket"));
+	ck_assert_ptr_nonnull(occ_mount_source_danger("/srv", true, buf, sizeof(buf)));
+	ck_assert_ptr_null(occ_mount_source_danger("/srv/d", true, buf, sizeof(buf)));
+	ck_assert_ptr_null(occ_mount_source_danger("/srv/dockerx", true, buf, sizeof(buf)));
+	setenv("DOCKER_HOST", "tcp://127.0.0.1:2375", 1);
+	ck_assert_ptr_null(occ_mount_source_danger("/srv/docker", true, buf, sizeof(buf)));
+	unsetenv("DOCKER_HOST");
+}
+END_TEST
+
+/* A symlink is judged by what it points to, in the file as in the function. */
+START_TEST(test_source_danger_symlinks)
+{
+	char *dir = make_tmpdir(), *home = occ_xasprintf("%s/home", dir);
+	char *root = occ_xasprintf("%s/root", dir), *etc = occ_xasprintf("%s/etc", dir);
+	char *h = occ_xasprintf("%s/h", dir), *yaml, buf[512];
+	struct occ_state *st = NULL;
+	struct occ_error err;
+	const char *why;
+
+	ck_assert_int_eq(mkdir(home, 0700), 0);
+	ck_assert_int_eq(symlink("/", root), 0);
+	ck_assert_int_eq(symlink("/etc", etc), 0);
+	ck_assert_int_eq(symlink(home, h), 0);
+	why = occ_mount_source_danger(root, true, buf, sizeof(buf));
+	ck_assert_ptr_nonnull(why);
+	ck_assert_str_eq(why, "it resolves to '/', and it is the host's root directory");
+	why = occ_mount_source_danger(etc, true, buf, sizeof(buf));
+	ck_assert_ptr_nonnull(why);
+	ck_assert_ptr_nonnull(strstr(why, "resolves to '/etc'"));
+	setenv("HOME", h, 1);
+	ck_assert_ptr_nonnull(occ_mount_source_danger(home, false, buf, sizeof(buf)));
+	setenv("HOME", home, 1);
+	ck_assert_ptr_nonnull(occ_mount_source_danger(h, false, buf, sizeof(buf)));
+	setenv("HOME", HOME_DIR, 1);
+
+	yaml = occ_xasprintf(V "mounts:\n  - source: %s\n    target: /x\n", root);
+	ck_assert_int_eq(load(yaml, &st, &err), OCC_EINVALID);
+	ck_assert_int_eq(err.line, 3);
+	ck_assert_int_eq(err.col, 13);
+	ck_assert_ptr_nonnull(strstr(err.msg, "mounts[0].source: refusing to mount '"));
+	ck_assert_ptr_nonnull(strstr(err.msg, "it resolves to '/', and it is the host's root directory"));
+	ck_assert_ptr_nonnull(strstr(err.hint, "allow_dangerous: true"));
+	free(yaml);
+	remove(root);
+	remove(etc);
+	remove(h);
+	rmdir(home);
+	rmdir(dir);
+	free(h);
+	free(etc);
+	free(root);
+	free(home);
+	free(dir);
+}
+END_TEST
+
+/* Like ssh with its keys: a file that defines users must be yours and only yours to write. */
+START_TEST(test_state_file_permissions)
+{
+	static const char users[] = V "users: [{name: alice, password_env: A_HASH}]\n";
+	static const char no_users[] = V "container: {port: 3001}\n";
+	char *dir = make_tmpdir(), *path = occ_xasprintf("%s/state.yaml", dir), *fix;
+	struct occ_state *st = NULL;
+	struct occ_error err;
+
+	write_file(path, users);
+	ck_assert_msg(occ_model_load(&st, path, &err) == 0, "%s", err.msg);
+	occ_state_free(st);
+	st = NULL;
+
+	ck_assert_int_eq(chmod(path, 0620), 0);
+	ck_assert_int_eq(occ_model_load(&st, path, &err), OCC_EINVALID);
+	ck_assert_ptr_null(st);
+	ck_assert_str_eq(err.file, path);
+	ck_assert_ptr_nonnull(strstr(err.msg, "is group-writable"));
+	ck_assert_ptr_nonnull(strstr(err.msg, path));
+	fix = occ_xasprintf("chmod go-w %s", path);
+	ck_assert_str_eq(err.hint, fix);
+	ck_assert_int_eq(chmod(path, 0602), 0);
+	ck_assert_int_eq(occ_model_load(&st, path, &err), OCC_EINVALID);
+	ck_assert_ptr_nonnull(strstr(err.msg, "is world-writable"));
+	ck_assert_str_eq(err.hint, fix);
+	free(fix);
+
+	/* Without users nobody can add a login through it: allowed. */
+	write_file(path, no_users);
+	ck_assert_int_eq(chmod(path, 0666), 0);
+	ck_assert_msg(occ_model_load(&st, path, &err) == 0, "%s", err.msg);
+	occ_state_free(st);
+	st = NULL;
+
+	write_file(path, users);
+	ck_assert_int_eq(chmod(dir, 0777), 0);
+	ck_assert_int_eq(occ_model_load(&st, path, &err), OCC_EINVALID);
+	ck_assert_ptr_nonnull(strstr(err.msg, "is world-writable, so anyone can replace it"));
+	ck_assert_ptr_nonnull(strstr(err.hint, "chmod o-w "));
+	ck_assert_int_eq(chmod(dir, 01777), 0);      /* sticky, like /tmp: fine */
+	ck_assert_msg(occ_model_load(&st, path, &err) == 0, "%s", err.msg);
+	occ_state_free(st);
+	st = NULL;
+	ck_assert_int_eq(chmod(dir, 0700), 0);
+
+	/* Owned by someone else (only root can make such a file here). */
+	if (geteuid() == 0) {
+		ck_assert_int_eq(chown(path, 12345, 0), 0);
+		ck_assert_int_eq(occ_model_load(&st, path, &err), OCC_EINVALID);
+		ck_assert_ptr_nonnull(strstr(err.msg, "owned by uid 12345, neither you nor root"));
+		fix = occ_xasprintf("chown root %s", path);
+		ck_assert_str_eq(err.hint, fix);
+		free(fix);
+	}
+	remove(path);
+	rmdir(dir);
+	free(path);
+	free(dir);
+}
+END_TEST
+
+/* occ tells its image the port nginx listens on, always (hash version 3). */
+START_TEST(test_container_env_listen_port)
+{
+	static const struct { const char *yaml; const char *want; } cases[] = {
+		{ V, "3000" },
+		{ V "container: {container_port: 3000}\n", "3000" },
+		{ V "container: {container_port: 8080, env: {TZ: UTC}}\n", "8080" },
+		{ V "image: {ref: \"x:1\"}\ncontainer: {container_port: 4096}\n", "4096" },
+	};
+
+	for (size_t i = 0; i < OCC_ARRAY_SIZE(cases); i++) {
+		struct occ_state *st = NULL;
+		struct occ_kvlist env = { 0 };
+		struct occ_error err;
+		const char *got;
+
+		ck_assert_msg(load(cases[i].yaml, &st, &err) == 0, "%s", err.msg);
+		occ_state_container_env(&env, st);
+		got = occ_kvlist_get(&env, OCC_LISTEN_PORT_ENV);
+		if (cases[i].want)
+			ck_assert_str_eq(got ? got : "(unset)", cases[i].want);
+		else
+			ck_assert_ptr_null(got);
+		occ_kvlist_release(&env);
+		occ_state_free(st);
+	}
+}
+END_TEST
+
+/* The Host names the front serves besides localhost: a specific bind, the
+ * server_names, a remote host's address; never a wildcard or loopback bind. */
+START_TEST(test_container_env_public_names)
+{
+	static const struct { const char *yaml; int host; const char *want; } cases[] = {
+		{ V, -1, NULL },
+		{ V "container: {bind: 0.0.0.0}\nusers: [{name: al, password_env: H}]\n", -1, NULL },
+		{ V "container: {bind: 10.1.2.3}\nusers: [{name: al, password_env: H}]\n", -1,
+		  "10.1.2.3" },
+		{ V "container: {bind: 10.1.2.3, server_names: [Code.example.com, 10.1.2.3]}\n"
+		  "users: [{name: al, password_env: H}]\n", -1, "10.1.2.3,Code.example.com" },
+		{ V "container: {server_names: [a.example, b.example]}\n", -1, "a.example,b.example" },
+		{ V "container: {server_names: [a.example]}\n"
+		  "hosts: [{name: lab, address: lab.example}, {name: local}]\n", 0,
+		  "a.example,lab.example" },
+		{ V "hosts: [{name: lab, address: 10.9.8.7}, {name: local}]\n", 1, NULL },
+	};
+
+	for (size_t i = 0; i < OCC_ARRAY_SIZE(cases); i++) {
+		struct occ_state *st = NULL, *eff;
+		struct occ_kvlist env = { 0 };
+		struct occ_error err;
+		const char *got;
+
+		ck_assert_msg(load(cases[i].yaml, &st, &err) == 0, "case %zu: %s", i, err.msg);
+		eff = occ_state_for_host(st, cases[i].host >= 0 ? &st->hosts[cases[i].host] : NULL);
+		occ_state_container_env(&env, eff);
+		got = occ_kvlist_get(&env, OCC_PUBLIC_NAMES_ENV);
+		if (cases[i].want)
+			ck_assert_msg(occ_streq(got, cases[i].want), "case %zu: got %s", i,
+				      got ? got : "(unset)");
+		else
+			ck_assert_msg(got == NULL, "case %zu: got %s", i, got);
+		occ_kvlist_release(&env);
+		occ_state_free(eff);
+		occ_state_free(st);
+	}
+}
+END_TEST
+
 static Suite *model_suite(void)
 {
 	Suite *s = suite_create("model");
@@ -1321,6 +1616,16 @@ static Suite *model_suite(void)
 	tcase_add_test(tc, test_limit_binary);
 	tcase_add_test(tc, test_limit_truncated);
 	tcase_add_test(tc, test_limit_junk);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("safety");
+	tcase_add_loop_test(tc, test_source_danger, 0, OCC_ARRAY_SIZE(source_cases));
+	tcase_add_test(tc, test_target_danger);
+	tcase_add_test(tc, test_source_danger_docker_host);
+	tcase_add_test(tc, test_source_danger_symlinks);
+	tcase_add_test(tc, test_state_file_permissions);
+	tcase_add_test(tc, test_container_env_listen_port);
+	tcase_add_test(tc, test_container_env_public_names);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("paths");

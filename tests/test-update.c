@@ -142,7 +142,7 @@ START_TEST(test_update_rebuild_rollback)
 	assert_runs(id2);
 
 	/* An image that exits at start: rolled back automatically. */
-	append(df, "ENV OCC_TEST_EXIT=3\n");
+	append(df, "ENV TEST_EXIT=3\n");
 	occ_expect(1, "rolled back", update);
 	assert_runs(id2);
 	out = image_of_ref();
