@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "model/util.h"
+#include "reconciler/users.h"
 
 char *occ_journal_default_path(const char *project)
 {
@@ -186,6 +187,28 @@ out:
 	return ret;
 }
 
+/*
+ * Every enabled account's hash can be read (password_file, password_env)
+ * before the first action: a missing file must not fail the apply after it
+ * created volumes or a container (the planner reads them only to compare
+ * with an existing account).
+ */
+static int check_passwords(const struct occ_state *desired, const struct occ_plan *plan,
+			   struct occ_error *err)
+{
+	if (!plan->n)
+		return 0;
+	for (size_t i = 0; i < desired->n_users; i++) {
+		char *hash = NULL;
+		int ret = occ_users_resolve_password(&hash, &desired->users[i], desired->path, err);
+
+		free(hash);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 int occ_apply_plan(struct occ_driver *d, const struct occ_state *desired,
 		   const struct occ_observed *obs, const struct occ_plan *plan,
 		   const struct occ_apply_opts *opts, const struct occ_apply_hooks *hooks,
@@ -196,6 +219,9 @@ int occ_apply_plan(struct occ_driver *d, const struct occ_state *desired,
 	int ret;
 
 	memset(rep, 0, sizeof(*rep));
+	ret = check_passwords(desired, plan, err);
+	if (ret)
+		goto out;
 	/* A change occ could not record is refused before it is made. */
 	if (plan->n && opts && opts->journal_path) {
 		ret = occ_journal_check(opts->journal_path, err);

@@ -176,6 +176,38 @@ static void teardown(void)
 	remove_tree(tmp);
 }
 
+/*
+ * A hash the file points at but that cannot be read (a password_file not
+ * written yet, an unset password_env) is only found when the apply reads it:
+ * before its first action, so nothing is created (no volume, no image).
+ */
+START_TEST(test_password_unreadable)
+{
+	static const char *const users[] = {
+		"users:\n  - {name: bob, password_file: ./secrets/none.hash}\n",
+		"users:\n  - {name: carol, password_env: OCC_TEST_UNSET}\n",
+	};
+	char *path = occ_xasprintf("%s/state.yaml", tmp);
+	char *text = occ_xasprintf("version: 1\nname: occ-badpw-%d\n"
+				   "image: {ref: 'occ-badpw:none'}\n%s", (int)getpid(), users[_i]);
+	const char *args[] = { "apply", "--yes", "-vv", "-f", path, NULL };
+	struct run_result r;
+
+	unsetenv("OCC_TEST_UNSET");
+	write_bytes(path, text, strlen(text));
+	run_occ(&r, args);
+	ck_assert_msg(r.status == 1, "occ apply exited %d\n%s", r.status, r.err.buf);
+	ck_assert_msg(strstr(r.err.buf, _i == 0 ? "password_file" : "password_env"),
+		      "no reason in\n%s", r.err.buf);
+	ck_assert_msg(!strstr(r.err.buf, "docker: POST") && !strstr(r.err.buf, "docker: PUT") &&
+		      !strstr(r.err.buf, "docker: DELETE"),
+		      "occ apply changed something in Docker:\n%s", r.err.buf);
+	run_result_release(&r);
+	free(text);
+	free(path);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("bad-input");
@@ -189,6 +221,7 @@ int main(void)
 	tcase_add_test(tc, test_truncated);
 	tcase_add_test(tc, test_binary_and_encodings);
 	tcase_add_test(tc, test_limits);
+	tcase_add_loop_test(tc, test_password_unreadable, 0, 2);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/render.h"
 #include "model/hash.h"
@@ -482,12 +484,46 @@ static void converge_state(const struct occ_state *st)
 	occ_driver_free(&f->base);
 }
 
+static void write_hash(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(fp);
+	ck_assert_int_eq(fputs(text, fp) >= 0, 1);
+	ck_assert_int_eq(fclose(fp), 0);
+}
+
+/* An example loaded as if it sat in secrets_dir, where its password_file is. */
+static struct occ_state *load_example(const char *path, const char *secrets_dir)
+{
+	struct occ_state *st = NULL;
+	struct occ_error err;
+	char *text = read_all(path);
+	int ret;
+
+	ck_assert_ptr_nonnull(text);
+	occ_error_clear(&err);
+	ret = occ_model_load_buffer(&st, text, strlen(text), path, secrets_dir, &err);
+	ck_assert_msg(ret == 0, "%s: %s", path, err.msg);
+	free(text);
+	return st;
+}
+
 START_TEST(test_converge_examples)
 {
 	char *dir = occ_xasprintf("%s/examples", OCC_SOURCE_DIR);
+	char secrets[] = "/tmp/occ-examples.XXXXXX";
 	DIR *d = opendir(dir);
 	struct dirent *de;
+	char *sub, *hash;
 	int n = 0;
+
+	ck_assert_ptr_nonnull(mkdtemp(secrets));
+	sub = occ_xasprintf("%s/secrets", secrets);
+	hash = occ_xasprintf("%s/bob.hash", sub);
+	ck_assert_int_eq(mkdir(sub, 0700), 0);
+	write_hash(hash, HASH_B "\n");
+	setenv("CAROL_PASSWORD_HASH", HASH_A, 1);
 
 	ck_assert_ptr_nonnull(d);
 	while ((de = readdir(d))) {
@@ -501,6 +537,10 @@ START_TEST(test_converge_examples)
 		path = occ_xasprintf("%s/%s", dir, de->d_name);
 		occ_error_clear(&err);
 		ck_assert_msg(occ_model_load(&st, path, &err) == 0, "%s: %s", path, err.msg);
+		/* The hashes the examples read from a file and from the environment
+		 * (the apply reads every one before its first action). */
+		occ_state_free(st);
+		st = load_example(path, secrets);
 		if (st->n_hosts == 0) {
 			struct occ_state *eff = occ_state_for_host(st, NULL);
 
@@ -519,6 +559,12 @@ START_TEST(test_converge_examples)
 	}
 	closedir(d);
 	free(dir);
+	unlink(hash);
+	rmdir(sub);
+	rmdir(secrets);
+	unsetenv("CAROL_PASSWORD_HASH");
+	free(hash);
+	free(sub);
 	ck_assert_int_ge(n, 3);
 }
 END_TEST
