@@ -428,6 +428,26 @@ START_TEST(test_slow_client)
 }
 END_TEST
 
+/* A head that comes a byte at a time (its end split across reads) is read
+ * whole. */
+START_TEST(test_head_in_pieces)
+{
+	char *req = request_basic("alice:alice-pw");
+	int fd = connect_authd();
+	char *answer;
+
+	for (size_t i = 0; req[i]; i++) {
+		send_all(fd, req + i, 1);
+		sleep_ms(1);
+	}
+	answer = read_answer(fd);
+	ck_assert_msg(status_of(answer) == 204, "want 204, got:\n%s", answer);
+	close(fd);
+	free(answer);
+	free(req);
+}
+END_TEST
+
 /* ---- Accounts changes ---- */
 
 /* A new password works at once and the old one (cached) fails at once. */
@@ -576,6 +596,7 @@ int main(void)
 	tcase_add_loop_test(running, test_head_case, 0, (int)OCC_ARRAY_SIZE(head_cases));
 	tcase_add_test(running, test_head_too_large);
 	tcase_add_test(running, test_slow_client);
+	tcase_add_test(running, test_head_in_pieces);
 	tcase_add_test(running, test_password_change);
 	tcase_add_test(running, test_lock_account);
 	tcase_add_test(running, test_crowd);

@@ -384,6 +384,26 @@ static bool file_id_eq(const struct file_id *a, const struct file_id *b)
 	       a->mtime.tv_nsec == b->mtime.tv_nsec;
 }
 
+/* Up to cap bytes from fd (fewer at its end); errno set on failure. */
+static int read_upto(int fd, char *buf, size_t cap, size_t *out)
+{
+	size_t len = 0;
+
+	while (len < cap) {
+		ssize_t n = read(fd, buf + len, cap - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	*out = len;
+	return 0;
+}
+
 /* path's content, NUL-terminated, at most OCC_FILE_MAX bytes; logs why not. */
 static int read_small_file(const char *path, char **out, struct file_id *id)
 {
@@ -406,18 +426,9 @@ static int read_small_file(const char *path, char **out, struct file_id *id)
 		logmsg("cannot read '%s': out of memory", path);
 		goto out;
 	}
-	while (len < cap) {
-		ssize_t n = read(fd, buf + len, cap - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			logmsg("cannot read '%s': %s", path, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
+	if (read_upto(fd, buf, cap, &len) < 0) {
+		logmsg("cannot read '%s': %s", path, strerror(errno));
+		goto out;
 	}
 	buf[len] = '\0';
 	file_id_of(id, &st);
@@ -938,10 +949,11 @@ struct request {
 	size_t auth_len, client_len;
 };
 
-/* Length of the head through its blank line, 0 while incomplete. */
-static size_t head_length(const char *buf, size_t len)
+/* Length of the head through its blank line, 0 while incomplete; looks from
+ * from on (what came before was looked at already). */
+static size_t head_length(const char *buf, size_t from, size_t len)
 {
-	for (size_t i = 0; i + 1 < len; i++) {
+	for (size_t i = from; i + 1 < len; i++) {
 		if (buf[i] != '\n')
 			continue;
 		if (buf[i + 1] == '\n')
@@ -1266,7 +1278,7 @@ static void on_head(struct server *s, struct conn *c, size_t len)
 static void conn_read(struct server *s, struct conn *c)
 {
 	for (;;) {
-		size_t head;
+		size_t head, from = c->len > 2 ? c->len - 2 : 0;
 		ssize_t n;
 
 		if (c->len == OCC_HEAD_MAX) {
@@ -1284,7 +1296,7 @@ static void conn_read(struct server *s, struct conn *c)
 			return;
 		}
 		c->len += (size_t)n;
-		head = head_length(c->buf, c->len);
+		head = head_length(c->buf, from, c->len);
 		if (head) {
 			on_head(s, c, head);
 			return;
