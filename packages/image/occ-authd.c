@@ -621,6 +621,15 @@ out:
 	return rc;
 }
 
+static size_t count_logins(const struct accounts *a)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < a->n; i++)
+		n += a->v[i].hash != NULL;
+	return n;
+}
+
 /* Unknown users are hashed against the first real account's hash (same method
  * and cost), or against a fresh yescrypt setting when there is none. */
 static void dummy_update(struct server *s)
@@ -655,6 +664,8 @@ static void accounts_refresh(struct server *s)
 		logmsg("no account can log in until the accounts files can be read");
 		fresh.passwd_id = p;
 		fresh.shadow_id = sh;
+	} else {
+		logmsg("accounts read: %zu can log in", count_logins(&fresh));
 	}
 	fresh.gen = s->acc.gen + 1;
 	accounts_release(&s->acc);
@@ -1186,6 +1197,10 @@ static void answer_ok(struct server *s, struct conn *c, const char *user)
 			 "HTTP/1.1 204 No Content\r\nX-Occ-User: %s\r\nConnection: close\r\n\r\n",
 			 user);
 
+	if (n < 0 || (size_t)n >= sizeof(resp)) {
+		conn_close(s, c);
+		return;
+	}
 	conn_answer(s, c, resp, (size_t)n);
 }
 
