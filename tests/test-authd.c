@@ -518,6 +518,35 @@ START_TEST(test_sigterm)
 }
 END_TEST
 
+/* A socket left by a killed occ-authd is replaced at the next start. */
+START_TEST(test_stale_socket_replaced)
+{
+	struct stat st;
+
+	ck_assert_int_eq(kill(authd_pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(authd_pid, NULL, 0), authd_pid);
+	ck_assert_int_eq(lstat(sock_path, &st), 0);
+	ck_assert(!can_connect(sock_path));
+	authd_start(DELAY_ARG);
+	check_login("bob:bob-pw", 204, "bob");
+}
+END_TEST
+
+/* A second occ-authd on a live socket exits 1 and leaves the first alone. */
+START_TEST(test_live_socket_kept)
+{
+	const char *argv[] = { OCC_AUTHD_BIN, "--socket", sock_path, "--passwd", passwd_path,
+			       "--shadow", shadow_path, NULL };
+	struct run_result r;
+
+	run_prog(&r, argv);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_ptr_nonnull(strstr(r.err.buf, "another server answers there"));
+	run_result_release(&r);
+	check_login("bob:bob-pw", 204, "bob");
+}
+END_TEST
+
 /* Without credentials the answer never waits for the fail delay: with a
  * 10-minute delay the 401 still arrives (the test would time out). */
 START_TEST(test_no_credentials_not_delayed)
@@ -601,6 +630,8 @@ int main(void)
 	tcase_add_test(running, test_lock_account);
 	tcase_add_test(running, test_crowd);
 	tcase_add_test(running, test_sigterm);
+	tcase_add_test(running, test_stale_socket_replaced);
+	tcase_add_test(running, test_live_socket_kept);
 	suite_add_tcase(s, running);
 
 	tcase_set_timeout(own, 120);
