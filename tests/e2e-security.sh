@@ -181,6 +181,13 @@ got=$(curl -s -m 10 -o /dev/null -w '%{http_code}' -X POST -H "Host: rebind.evil
 sleep 1
 docker exec "$PROJECT" test ! -e /tmp/x || fail "the rebinding request ran its command (/tmp/x exists)"
 ok "DNS rebinding: POST /session/$sid/shell with Host rebind.evil.example -> 421, /tmp/x absent"
+# The control: the same request under a name the front serves runs (so the
+# 421 above is what stopped it).
+got=$(curl -s -m 30 -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
+	--data '{"agent":"build","command":"id > /tmp/x"}' "http://127.0.0.1:$PORT/session/$sid/shell") || true
+[ "$got" = 200 ] || fail "the shell request with Host 127.0.0.1: HTTP $got, expected 200"
+docker exec "$PROJECT" test -s /tmp/x || fail "the shell request with Host 127.0.0.1 did not run"
+ok "control: the same request with Host 127.0.0.1:$PORT -> 200, ran as $(docker exec "$PROJECT" cut -d' ' -f1 /tmp/x)"
 
 # The probe's blind CSRF: a cross-origin simple request.
 got=$(curl -s -m 10 -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: text/plain' \
