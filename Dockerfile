@@ -1,6 +1,7 @@
 # The opencode image occ runs by default (image.build.context: embedded).
 #
-#   nginx :3000 (HTTP Basic auth through PAM against the accounts occ writes)
+#   nginx :3000 (Host, Origin and peer checks; HTTP Basic auth through
+#   occ-authd against the accounts occ writes into /etc/passwd and /etc/shadow)
 #     -> opencode serve on 127.0.0.1:4096, as the unprivileged user 'opencode'
 #
 # Build inputs: .occ-ca-certificates/ holds extra CA certificates (occ puts
@@ -9,7 +10,40 @@
 # comes from the npm registry, pinned by version and by the registry's own
 # dist.integrity (sha512): a mismatch fails the build. To update, take both
 # from `npm view opencode-linux-x64@VERSION dist.integrity` (and -arm64).
+#
+# Capabilities: occ creates the container with CapDrop ALL plus only
+#   CHOWN   the entrypoint gives opencode its (volume) directories and occ-auth
+#           its socket directory; nginx gives www-data its temp directories
+#   SETUID, SETGID
+#           setpriv (entrypoint) and nginx's master drop to opencode,
+#           occ-auth and www-data, with their groups (occ-auth: shadow)
+#   KILL    the entrypoint (root) signals opencode and occ-authd, which run
+#           as other users, on TERM and when one of the three exits
+# and no-new-privileges, a pids limit and Init: true. No DAC_OVERRIDE: the
+# entrypoint never needs to enter or write a directory root does not own
+# (see own_dir there). No NET_BIND_SERVICE: Docker sets
+# net.ipv4.ip_unprivileged_port_start=0 in the container's network namespace,
+# so nginx's master binds any OCC_LISTEN_PORT, 80 included, without it.
+#
+# Read-only root filesystem: not yet. occ writes the accounts into the
+# container's /etc (passwd, shadow, group) through Docker's archive API before
+# the container starts, and Docker refuses that on a read-only rootfs outside
+# volumes. Everything the image itself writes at run time is already under
+# /run, /tmp, /var/lib/nginx and /etc/nginx/occ (plus opencode's volumes), so
+# the switch will need only tmpfs mounts there.
 ARG BASE_IMAGE=debian:bookworm-slim
+
+# ---- occ-authd, compiled in its own stage (no compiler in the image) --------
+FROM ${BASE_IMAGE} AS authd
+ENV DEBIAN_FRONTEND=noninteractive
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc libc6-dev libcrypt-dev libssl-dev \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
+COPY packages/image/occ-authd.c /src/occ-authd.c
+WORKDIR /src
+RUN gcc -std=c11 -O2 -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE -pie -Wl,-z,relro,-z,now -o /occ-authd occ-authd.c -lcrypt -lcrypto -lpthread
+
+# ---- the image ------------------------------------------------------------------
 FROM ${BASE_IMAGE}
 
 ARG OPENCODE_VERSION=1.18.18
@@ -22,9 +56,9 @@ ARG OCC_IMAGE_VERSION=0.1.0
 ENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8
 
 # Packages first (plain-HTTP Debian mirror; no HTTPS needed yet), then the CAs.
+# curl brings libssl3, which occ-authd needs.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends \
-      ca-certificates curl nginx-light libnginx-mod-http-auth-pam libpam-modules \
+ && apt-get install -y --no-install-recommends ca-certificates curl nginx-light \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 COPY .occ-ca-certificates/ /tmp/occ-ca/
 RUN set -e; for f in /tmp/occ-ca/*; do \
@@ -37,25 +71,45 @@ COPY packages/image/fetch-opencode.sh /usr/local/lib/occ/fetch-opencode.sh
 RUN sh /usr/local/lib/occ/fetch-opencode.sh "$OPENCODE_VERSION" "$OPENCODE_INTEGRITY_AMD64" \
       "$OPENCODE_INTEGRITY_ARM64" "$NPM_REGISTRY"
 
-# The unprivileged user opencode runs as (below occ's account range 1000+),
-# and the nginx workers may read /etc/shadow through PAM (group shadow).
+# Users (below occ's account range 1000+): opencode runs opencode; occ-auth
+# runs occ-authd and alone reads /etc/shadow (group shadow; occ keeps the file
+# root:shadow 0640); www-data runs nginx's workers and is not in group shadow.
+# /home/opencode and the directories on the way to the volumes are 0751:
+# root, without DAC_OVERRIDE, must reach the volumes' mountpoints to chown
+# them on the first start. The setuid/setgid bits go, all of them (nothing
+# here switches users but the entrypoint, as root): on bookworm that is
+# chfn, chsh, gpasswd, mount, newgrp, passwd, su and umount (setuid root),
+# and chage, expiry and unix_chkpwd (setgid shadow).
 RUN set -e; groupadd --system --gid 990 opencode; \
     useradd --system --uid 990 --gid 990 --home-dir /home/opencode --shell /usr/sbin/nologin opencode; \
-    usermod -a -G shadow www-data; \
-    install -d -o opencode -g opencode -m 0750 /home/opencode /home/opencode/workspace \
-      /home/opencode/.local /home/opencode/.local/share /home/opencode/.local/share/opencode \
-      /home/opencode/.local/state /home/opencode/.local/state/opencode \
-      /home/opencode/.config /home/opencode/.config/opencode \
-      /home/opencode/.cache /home/opencode/.cache/opencode; \
-    rm -f /etc/nginx/sites-enabled/default
+    groupadd --system --gid 989 occ-auth; \
+    useradd --system --uid 989 --gid 989 --groups shadow --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin occ-auth; \
+    if id -nG www-data | grep -qw shadow; then gpasswd -d www-data shadow; fi; \
+    install -d -o opencode -g opencode -m 0751 /home/opencode \
+      /home/opencode/.local /home/opencode/.local/share /home/opencode/.local/state \
+      /home/opencode/.config /home/opencode/.cache; \
+    install -d -o opencode -g opencode -m 0750 /home/opencode/workspace \
+      /home/opencode/.local/share/opencode /home/opencode/.local/state/opencode \
+      /home/opencode/.config/opencode /home/opencode/.cache/opencode; \
+    rm -f /etc/nginx/sites-enabled/default /etc/pam.d/occ-login; \
+    find / -xdev -perm /6000 -type f -exec chmod a-s {} +
 
+COPY --from=authd /occ-authd /usr/local/sbin/occ-authd
 COPY packages/image/nginx.conf /etc/nginx/nginx.conf
-COPY packages/image/occ-login.pam /etc/pam.d/occ-login
-COPY packages/image/auth-required.conf /etc/nginx/occ-auth.conf
 COPY packages/image/healthz /usr/share/occ/www/healthz
 COPY packages/image/entrypoint.sh /usr/local/bin/occ-entrypoint
-RUN chmod 0644 /etc/nginx/nginx.conf /etc/nginx/occ-auth.conf /etc/pam.d/occ-login /usr/share/occ/www/healthz \
- && chmod 0755 /usr/local/bin/occ-entrypoint && nginx -t -q
+# /etc/nginx/occ/: the snippets the entrypoint writes at every start; the
+# image's own are the fail-closed defaults (login required, port 3000, no
+# other names), which `nginx -t` checks here.
+RUN set -e; chmod 0755 /usr/local/sbin/occ-authd /usr/local/bin/occ-entrypoint; \
+    chmod 0644 /etc/nginx/nginx.conf /usr/share/occ/www/healthz; \
+    install -d -m 0755 /etc/nginx/occ; cd /etc/nginx/occ; \
+    echo 'listen 3000 default_server;' >listen.conf; \
+    echo '# OCC_PUBLIC_NAMES' >names.map; \
+    echo 'default 1;' >peers.geo; \
+    printf '%s\n' 'auth_request /.occ-auth;' 'auth_request_set $occ_user $upstream_http_x_occ_user;' >auth.conf; \
+    nginx -t -q -e stderr
 
 LABEL org.opencontainers.image.title="opencode-cloud" \
       org.opencontainers.image.version="${OCC_IMAGE_VERSION}" \

@@ -1,65 +1,205 @@
 #!/bin/bash
-# occ-entrypoint: start opencode (unprivileged, loopback only) and nginx in
-# front of it; forward TERM/INT to both and exit within half a second, and as
-# soon as either stops, so `docker stop` takes well under a second. Runs as PID 2 under Docker's init
-# (occ creates containers with Init: true).
+# occ-entrypoint: start occ-authd (the password check), opencode (loopback
+# only) and nginx in front of both, each as its own unprivileged user; forward
+# TERM/INT to all three and exit within half a second, and as soon as any of
+# them stops. Runs as PID 2 under Docker's init (occ creates containers with
+# Init: true).
+#
+# Works with exactly the capabilities occ grants (see the Dockerfile): CHOWN,
+# SETUID, SETGID, KILL. Without DAC_OVERRIDE root cannot enter or write
+# directories it does not own: what opencode owns is created as opencode, and
+# a directory's mode is changed by taking it over with chown first.
 #
 # Login is required unless OCC_LOGIN=open, which occ sets only when the
 # container is published on a loopback address and no account is enabled.
 # Anything else (unset, empty, a typo) means login required: fail closed.
+#
+# No environment text goes into nginx's configuration unchecked: the values
+# are validated here, and only those are written (printf) into the snippets
+# in /etc/nginx/occ/. Anything invalid stops the container with a message.
 set -euo pipefail
+umask 022
 
 OPENCODE_PORT=4096
-LISTEN_PORT=${OCC_LISTEN_PORT:-3000}
 HOME_DIR=/home/opencode
+SNIPPETS=/etc/nginx/occ
+AUTH_DIR=/run/occ-auth
+AUTH_SOCK=$AUTH_DIR/authd.sock
 
-# The volumes occ mounts start empty or root-owned: make sure opencode owns
-# its home and XDG directories (not recursively: the data stays as it is).
-for d in "$HOME_DIR" "$HOME_DIR/workspace" "$HOME_DIR/.local" "$HOME_DIR/.local/share" \
-	 "$HOME_DIR/.local/share/opencode" "$HOME_DIR/.local/state" \
-	 "$HOME_DIR/.local/state/opencode" "$HOME_DIR/.config" "$HOME_DIR/.config/opencode" \
-	 "$HOME_DIR/.cache" "$HOME_DIR/.cache/opencode"; do
-	[ -d "$d" ] || install -d -m 0750 "$d"
-	[ "$(stat -c %U "$d")" = opencode ] || chown opencode:opencode "$d"
+die() {
+	echo "occ-entrypoint: $*" >&2
+	exit 1
+}
+as() {   # as USER COMMAND...: run a command as USER (groups from /etc/group)
+	local user=$1
+	shift
+	setpriv --reuid="$user" --regid="$user" --init-groups --inh-caps=-all --no-new-privs "$@"
+}
+
+# ---- the environment, validated -------------------------------------------------
+
+port=${OCC_LISTEN_PORT:-3000}
+if ! [[ $port =~ ^[1-9][0-9]{0,4}$ ]] || ((port > 65535)); then
+	die "OCC_LISTEN_PORT must be a port number from 1 to 65535, not '${port:0:80}'"
+fi
+((port != OPENCODE_PORT)) ||
+	die "OCC_LISTEN_PORT cannot be $OPENCODE_PORT: opencode listens there inside the container"
+
+# OCC_PUBLIC_NAMES: the names besides localhost, 127.0.0.1 and [::1] this
+# front answers to (Host) and accepts requests from (Origin), comma-separated:
+# host names, IPv4 addresses, IPv6 addresses with or without brackets.
+names=()
+[[ ${OCC_PUBLIC_NAMES:-} != *[[:cntrl:]]* ]] || die "OCC_PUBLIC_NAMES contains control characters"
+IFS=, read -r -a entries <<<"${OCC_PUBLIC_NAMES:-}"
+for entry in "${entries[@]}"; do
+	entry=${entry#"${entry%%[![:space:]]*}"}
+	entry=${entry%"${entry##*[![:space:]]}"}
+	[ -n "$entry" ] || continue
+	entry=${entry,,}
+	if [[ $entry =~ ^\[?([0-9a-f]{0,4}(:[0-9a-f]{0,4}){2,7}(:[0-9]{1,3}(\.[0-9]{1,3}){3})?)\]?$ ]] &&
+		{ [[ $entry == \[*\] ]] || [[ $entry != *[\[\]]* ]]; }; then
+		entry="[${BASH_REMATCH[1]}]"   # nginx's $host keeps the brackets
+	elif ((${#entry} > 253)) ||
+		! [[ $entry =~ ^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\.?$ ]]; then
+		die "OCC_PUBLIC_NAMES: '${entry:0:80}' is not a host name, an IPv4 or an IPv6 address"
+	fi
+	names+=("${entry%.}")
+done
+((${#names[@]} <= 64)) || die "OCC_PUBLIC_NAMES: more than 64 names"
+
+# The Docker gateway: Docker's userland proxy connects from it for the
+# published port. The default route's gateway, from /proc/net/route (hex,
+# little-endian); none when the container has no network.
+gateway=""
+while read -r _ dest gw _; do
+	if [ "$dest" = 00000000 ] && [[ $gw =~ ^[0-9A-Fa-f]{8}$ ]] && [ "$gw" != 00000000 ]; then
+		gateway=$(printf '%d.%d.%d.%d' "0x${gw:6:2}" "0x${gw:4:2}" "0x${gw:2:2}" "0x${gw:0:2}")
+		break
+	fi
+done </proc/net/route
+
+# ---- nginx's snippets --------------------------------------------------------------
+
+write_snippet() {   # write_snippet NAME < text: replaced as a whole
+	cat >"$SNIPPETS/$1.tmp"
+	mv -f "$SNIPPETS/$1.tmp" "$SNIPPETS/$1"
+}
+
+printf 'listen %d default_server;\n' "$port" | write_snippet listen.conf
+{
+	echo "# OCC_PUBLIC_NAMES (validated by occ-entrypoint)"
+	for n in "${names[@]}"; do
+		printf '"%s" 1;\n' "$n"
+	done
+} | write_snippet names.map
+if [ "${OCC_LOGIN:-}" = open ]; then
+	{
+		echo "# OCC_LOGIN=open: only this container's loopback and the Docker gateway"
+		echo "default 0;"
+		echo "127.0.0.1 1;"
+		[ -z "$gateway" ] || printf '%s 1;\n' "$gateway"
+	} | write_snippet peers.geo
+	echo "# OCC_LOGIN=open: no login" | write_snippet auth.conf
+	login="OPEN (no accounts; only 127.0.0.1 and the Docker gateway ${gateway:-(none)})"
+else
+	printf '# login required: any peer\ndefault 1;\n' | write_snippet peers.geo
+	printf '%s\n' "auth_request /.occ-auth;" \
+		"auth_request_set \$occ_user \$upstream_http_x_occ_user;" | write_snippet auth.conf
+	login="required (occ-authd)"
+fi
+echo "occ-entrypoint: port $port, login $login, names: localhost 127.0.0.1 [::1]${names[*]:+ ${names[*]}}" >&2
+
+# ---- opencode's directories ----------------------------------------------------------
+
+# The volumes occ mounts start empty or root-owned: opencode must own its
+# home and XDG directories (not recursively: the data stays as it is). The
+# directories on the way are kept traversable (o+x) so that root, without
+# DAC_OVERRIDE, can reach the ones below; the leaves keep their mode.
+own_dir() {   # own_dir DIR MODE_IF_CREATED TRAVERSABLE(0/1)
+	local d=$1 mode=$2 trav=$3 cur
+	if [ ! -d "$d" ]; then
+		# The parent is opencode's (created as opencode) or a root-owned
+		# mountpoint Docker made (created by root, then given away).
+		as opencode mkdir -m "$mode" "$d" 2>/dev/null || mkdir -m "$mode" "$d"
+	fi
+	cur=$(stat -c '%U:%G %A' "$d")
+	if [ "$trav" = 1 ] && [ "${cur: -1}" != x ] && [ "${cur: -1}" != t ]; then
+		chown root:root "$d"
+		chmod o+x "$d"
+		cur=root
+	fi
+	[ "${cur%% *}" = opencode:opencode ] || chown opencode:opencode "$d"
+}
+own_dir "$HOME_DIR" 0751 1
+for d in .local .local/share .local/state .config .cache; do
+	own_dir "$HOME_DIR/$d" 0751 1
+done
+for d in workspace .local/share/opencode .local/state/opencode .config/opencode .cache/opencode; do
+	own_dir "$HOME_DIR/$d" 0750 0
 done
 
-if [ "${OCC_LOGIN:-}" = open ]; then
-	printf '# OCC_LOGIN=open: no login (loopback only, no accounts)\nauth_pam off;\n' \
-		>/etc/nginx/occ-auth.conf
-	echo "occ-entrypoint: login OPEN (no accounts, published on loopback only)" >&2
-else
-	printf 'auth_pam "opencode";\nauth_pam_service_name "occ-login";\n' \
-		>/etc/nginx/occ-auth.conf
-	echo "occ-entrypoint: login required (PAM service occ-login)" >&2
-fi
-if [ "$LISTEN_PORT" != 3000 ]; then
-	sed -i "s/listen [0-9]* default_server;/listen $LISTEN_PORT default_server;/" \
-		/etc/nginx/nginx.conf
-fi
+# ---- occ-authd ---------------------------------------------------------------------------
 
-cd "$HOME_DIR/workspace"
-# The container's environment (provider API keys, proxies, TZ) passes on.
-setpriv --reuid=opencode --regid=opencode --init-groups --inh-caps=-all \
-	env -u OCC_LOGIN HOME="$HOME_DIR" USER=opencode LOGNAME=opencode \
-	opencode serve --hostname 127.0.0.1 --port "$OPENCODE_PORT" &
-opencode_pid=$!
-nginx &
-nginx_pid=$!
+# Its socket directory: occ-auth's, and open to nginx's workers (group
+# www-data) only, so opencode's user cannot talk to occ-authd directly. The
+# setgid bit gives the socket (occ-authd makes it 0660) the group www-data.
+# Changing a mode needs ownership: take the directory over first (CHOWN).
+if [ ! -d "$AUTH_DIR" ]; then
+	mkdir -m 2750 "$AUTH_DIR"
+elif [ "$(stat -c '%U:%G %a' "$AUTH_DIR")" != "occ-auth:www-data 2750" ]; then
+	chown root:root "$AUTH_DIR"
+	chmod 2750 "$AUTH_DIR"
+fi
+chown occ-auth:www-data "$AUTH_DIR"
+[ "$(stat -c '%U:%G %a' "$AUTH_DIR")" = "occ-auth:www-data 2750" ] ||
+	die "$AUTH_DIR: $(stat -c '%U:%G %a' "$AUTH_DIR"), expected occ-auth:www-data 2750"
+# (setpriv itself in the background, not a function: $! is then its pid.)
+# occ-authd replaces a stale socket of an earlier start itself.
+setpriv --reuid=occ-auth --regid=occ-auth --init-groups --inh-caps=-all --no-new-privs \
+	env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+	/usr/local/sbin/occ-authd --socket "$AUTH_SOCK" &
+authd_pid=$!
 
-# On TERM/INT: pass it on, give both half a second to finish (opencode's
+# ---- opencode, nginx, and their lifetime ---------------------------------------------------
+
+# On TERM/INT: pass it on, give the three half a second to finish (opencode's
 # SQLite commits are durable either way; a busy opencode can otherwise take
 # Docker's whole 10 s stop timeout), then exit: Docker's init ends the rest.
+pids=("$authd_pid")
 stop() {
-	kill -TERM "$opencode_pid" "$nginx_pid" 2>/dev/null || true
+	kill -TERM "${pids[@]}" 2>/dev/null || true
 	for _ in 1 2 3 4 5; do
-		kill -0 "$opencode_pid" 2>/dev/null || kill -0 "$nginx_pid" 2>/dev/null || break
+		local alive=0 p
+		for p in "${pids[@]}"; do
+			kill -0 "$p" 2>/dev/null && alive=1
+		done
+		[ "$alive" = 1 ] || break
 		sleep 0.1
 	done
 	exit "${1:-143}"
 }
 trap stop TERM INT
 
+# nginx starts once occ-authd listens (at most 5 s; it takes milliseconds).
+# The check runs as www-data: root cannot look into the 0750 directory.
+for i in $(seq 1 50); do
+	as www-data test -S "$AUTH_SOCK" && break
+	kill -0 "$authd_pid" 2>/dev/null || { wait "$authd_pid" || true; die "occ-authd exited at start"; }
+	[ "$i" != 50 ] || { echo "occ-entrypoint: occ-authd did not listen within 5 s" >&2; stop 1; }
+	sleep 0.1
+done
+
+# The container's environment (provider API keys, proxies, TZ) passes on to
+# opencode, without occ's own variables.
+setpriv --reuid=opencode --regid=opencode --init-groups --inh-caps=-all --no-new-privs \
+	env -u OCC_LOGIN -u OCC_LISTEN_PORT -u OCC_PUBLIC_NAMES -C "$HOME_DIR/workspace" \
+	HOME="$HOME_DIR" USER=opencode LOGNAME=opencode \
+	opencode serve --hostname 127.0.0.1 --port "$OPENCODE_PORT" &
+pids+=($!)
+nginx -e stderr &
+pids+=($!)
+
 # Whichever exits first ends the container (Docker's restart policy decides).
 status=0
-wait -n "$opencode_pid" "$nginx_pid" || status=$?
+wait -n "${pids[@]}" || status=$?
 stop "$status"
