@@ -539,6 +539,21 @@ static bool bind_is_specific(const char *bind)
 	       !occ_bind_is_loopback(bind);
 }
 
+/* IPv6 addresses in the short form browsers send ("fd00::1", not
+ * "fd00:0::1"), since the front compares names as text. */
+static void add_public_name(struct occ_strbuf *names, const char *name)
+{
+	unsigned char a[16];
+	char canon[INET6_ADDRSTRLEN];
+
+	if (names->len)
+		occ_strbuf_addc(names, ',');
+	if (strchr(name, ':') && inet_pton(AF_INET6, name, a) == 1 &&
+	    inet_ntop(AF_INET6, a, canon, sizeof(canon)))
+		name = canon;
+	occ_strbuf_adds(names, name);
+}
+
 void occ_state_container_env(struct occ_kvlist *out, const struct occ_state *eff)
 {
 	const struct occ_container *ct = &eff->container;
@@ -550,13 +565,11 @@ void occ_state_container_env(struct occ_kvlist *out, const struct occ_state *eff
 	snprintf(port, sizeof(port), "%u", (unsigned)ct->container_port);
 	occ_kvlist_set(out, OCC_LISTEN_PORT_ENV, port);
 	if (bind_is_specific(ct->bind))
-		occ_strbuf_adds(&names, ct->bind);
+		add_public_name(&names, ct->bind);
 	for (size_t i = 0; i < ct->n_server_names; i++) {
 		if (bind_is_specific(ct->bind) && strcasecmp(ct->server_names[i], ct->bind) == 0)
 			continue;
-		if (names.len)
-			occ_strbuf_addc(&names, ',');
-		occ_strbuf_adds(&names, ct->server_names[i]);
+		add_public_name(&names, ct->server_names[i]);
 	}
 	if (names.len)
 		occ_kvlist_set(out, OCC_PUBLIC_NAMES_ENV, names.buf);

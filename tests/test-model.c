@@ -1556,6 +1556,8 @@ START_TEST(test_container_env_public_names)
 		{ V "container: {bind: 10.1.2.3, server_names: [Code.example.com, 10.1.2.3]}\n"
 		  "users: [{name: al, password_env: H}]\n", -1, "10.1.2.3,Code.example.com" },
 		{ V "container: {server_names: [a.example, b.example]}\n", -1, "a.example,b.example" },
+		{ V "container: {bind: \"fd00:0:0::1\", server_names: [\"FD00::2\"]}\n"
+		  "users: [{name: al, password_env: H}]\n", -1, "fd00::1,fd00::2" },
 		{ V "container: {server_names: [a.example]}\n"
 		  "hosts: [{name: lab, address: lab.example}, {name: local}]\n", 0,
 		  "a.example,lab.example" },
