@@ -25,6 +25,8 @@
  *    run crypt each time. The accounts files are stat'ed on each request; any
  *    change reloads them and empties the cache, so a new password or a locked
  *    account takes effect at once.
+ *  - The workers run at the lowest priority (nice 19), so a flood of guesses
+ *    cannot take the CPU from opencode, nginx or this loop.
  *  - Everything from outside is bounded: 8 KiB heads, 1024 connections, 64
  *    queued checks (beyond that: failure after the delay, without hashing),
  *    4 MiB accounts files with 4 KiB lines.
@@ -798,11 +800,24 @@ static void pool_done(struct pool *p, struct job *j)
 		return;
 }
 
+/*
+ * Password hashing is the one thing here an attacker can make the server do
+ * at will, so it yields to everything else in the container: on Linux nice
+ * is per thread, and raising it needs no privilege. Under a guessing flood
+ * opencode and nginx keep the CPU; the guesses wait. Failure to renice is
+ * harmless (the check still runs).
+ */
+static void worker_lower_priority(void)
+{
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 	struct job *j;
 
+	worker_lower_priority();
 	while ((j = pool_next(w->pool)) != NULL) {
 		j->ok = verify(w->cd, j);
 		OPENSSL_cleanse(j->password, sizeof(j->password));
