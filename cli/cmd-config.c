@@ -22,6 +22,7 @@
 #include "cli/sub.h"
 #include "cli/txn.h"
 #include "model/hash.h"
+#include "model/secrets.h"
 #include "reconciler/apply.h"
 
 #define MASK "(sensitive)"
@@ -538,8 +539,9 @@ static int env_list(struct occ_cli *cli, int argc, char **argv)
 		occ_json_init(&j);
 		occ_json_obj_begin(&j);
 		for (size_t i = 0; i < env->n; i++)
-			occ_json_kstr(&j, env->items[i].key, occ_env_key_is_sensitive(env->items[i].key)
-					  ? MASK : env->items[i].value);
+			occ_json_kstr(&j, env->items[i].key,
+				      occ_env_is_sensitive(env->items[i].key, env->items[i].value)
+					      ? MASK : env->items[i].value);
 		occ_json_obj_end(&j);
 		printf("%s\n", j.sb.buf);
 		occ_json_release(&j);
@@ -547,7 +549,8 @@ static int env_list(struct occ_cli *cli, int argc, char **argv)
 	}
 	for (size_t i = 0; i < env->n; i++)
 		printf("%s=%s\n", env->items[i].key,
-		       occ_env_key_is_sensitive(env->items[i].key) ? MASK : env->items[i].value);
+		       occ_env_is_sensitive(env->items[i].key, env->items[i].value) ? MASK
+										   : env->items[i].value);
 	return 0;
 }
 

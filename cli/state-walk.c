@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "model/secrets.h"
 #include "model/util.h"
 
 struct w {
@@ -53,7 +54,7 @@ static void kvmap(struct w *w, const char *key, const struct occ_kvlist *kv)
 {
 	w->ops->map_begin(w->ctx, key, NULL);
 	for (size_t i = 0; i < kv->n; i++) {
-		if (occ_env_key_is_sensitive(kv->items[i].key))
+		if (occ_env_is_sensitive(kv->items[i].key, kv->items[i].value))
 			secret(w, kv->items[i].key, kv->items[i].value);
 		else
 			str(w, kv->items[i].key, kv->items[i].value);
