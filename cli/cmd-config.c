@@ -130,8 +130,9 @@ static void build(struct node *out, const struct occ_state *st)
 	struct builder b = { 0 };
 
 	occ_cli_walk_state(st, &builder_ops, &b);
-	fix_parents(&b.root);
+	/* The root is copied out of b: its kids must point at the copy. */
 	*out = b.root;
+	fix_parents(out);
 }
 
 /* ---- YAML --------------------------------------------------------------- */
@@ -204,10 +205,11 @@ static void yaml_list(struct occ_strbuf *sb, const struct node *n, int indent)
 
 /* ---- JSON --------------------------------------------------------------- */
 
-/* n as a JSON value; with its key first when it is a member of a map. */
+/* n as a JSON value; with its key first when it is a member of a map (the
+ * caller knows: a parent pointer is not needed to decide). */
 static void json_node(struct occ_json *j, const struct node *n, bool with_key)
 {
-	if (with_key && n->key && n->parent && n->parent->kind == N_MAP)
+	if (with_key && n->key)
 		occ_json_key(j, n->key);
 	switch (n->kind) {
 	case N_SCALAR:
@@ -231,7 +233,7 @@ static void json_node(struct occ_json *j, const struct node *n, bool with_key)
 	case N_LIST:
 		occ_json_arr_begin(j);
 		for (size_t i = 0; i < n->n; i++)
-			json_node(j, &n->kids[i], true);
+			json_node(j, &n->kids[i], false);
 		occ_json_arr_end(j);
 		return;
 	}

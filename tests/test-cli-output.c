@@ -1,0 +1,252 @@
+/*
+ * test-cli-output.c - what occ prints, checked through the binary without a
+ * Docker daemon: `config show --json` is JSON for every kind of state (parsed
+ * with jansson), secret env values never reach stdout or stderr, edits go
+ * through a symlinked state file and keep its owner and mode, a DOCKER_HOST
+ * that is not a socket says what it is, and a host that cannot be reached
+ * never ends in "No changes.".
+ */
+#include <check.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "tests/testutil.h"
+
+static char *tmp;
+
+#define HASH_A "$6$abcdefgh$" \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+#define EX(p) OCC_SOURCE_DIR "/examples/" p
+
+static char *state_path(void)
+{
+	return occ_xasprintf("%s/state.yaml", tmp);
+}
+
+/* ---- config show --json is JSON ----------------------------------------- */
+
+/* States with every shape the walk produces; "@DIR@" is the temp directory. */
+static const char *const shapes[] = {
+	"version: 1\n",
+	"version: 1\nusers: []\nmounts: []\nvolumes: []\n",
+	"version: 1\nname: sec-a\ncontainer:\n  env: {TZ: UTC, API_TOKEN: t0k3n}\n"
+	"users:\n  - name: alice\n    password_hash: \"" HASH_A "\"\n"
+	"  - name: bob\n    password_env: BOB_PW\n    enabled: false\n"
+	"mounts:\n  - {source: @DIR@, target: /work, readonly: true}\n"
+	"volumes:\n  - {name: data, target: /data}\n",
+	"version: 1\nhosts:\n  - name: local\n  - name: lab\n    address: 10.0.0.5\n    user: root\n"
+	"    overrides:\n      container: {port: 3001, bind: 0.0.0.0, env: {LEVEL: debug, X_KEY: k}}\n"
+	"      mounts:\n        - {source: /srv, target: /work}\n"
+	"users:\n  - name: alice\n    password_hash: \"" HASH_A "\"\n",
+	"version: 1\ncontainer:\n  env:\n    QUOTE: 'say \"hi\"'\n    BACKSLASH: 'C:\\dir\\file'\n"
+	"    NEWLINE: \"a\\nb\"\n    TAB: \"a\\tb\"\n    CTRL: \"a\\x01b\"\n    UTF8: \"caf\\u00e9 \\u2713\"\n"
+	"    EMPTY: ''\n    COLON: 'a: b # c'\n",
+	"version: 1\nimage:\n  ref: my/img:1\n  build: {context: @DIR@, args: {A: b, NPM_TOKEN: n}}\n",
+};
+
+static void check_json(const char *what, const char *text)
+{
+	json_error_t e;
+	json_t *doc = json_loads(text, 0, &e);
+
+	ck_assert_msg(doc, "%s: not JSON (%s at %d:%d):\n%s", what, e.text, e.line, e.column, text);
+	json_decref(doc);
+}
+
+static void show_json_valid(const char *path)
+{
+	const char *show[] = { "config", "show", "--json", "-f", path, NULL };
+	const char *get[] = { "config", "get", "--json", "container", "-f", path, NULL };
+	const char *get2[] = { "config", "get", "--json", "hosts", "-f", path, NULL };
+	const char *const *const runs[] = { show, get, get2 };
+	struct run_result r;
+
+	for (size_t i = 0; i < OCC_ARRAY_SIZE(runs); i++) {
+		run_occ(&r, runs[i]);
+		ck_assert_msg(r.status == 0, "%s %s: exit %d\n%s", runs[i][1], path, r.status, r.err.buf);
+		check_json(path, r.out.buf);
+		run_result_release(&r);
+	}
+}
+
+/* shapes[i] with @DIR@ replaced by the temp directory. */
+static char *shape_text(size_t i)
+{
+	struct occ_strbuf sb = OCC_STRBUF_INIT;
+	const char *p = shapes[i], *at;
+
+	occ_strbuf_init(&sb);
+	while ((at = strstr(p, "@DIR@"))) {
+		occ_strbuf_add(&sb, p, (size_t)(at - p));
+		occ_strbuf_adds(&sb, tmp);
+		p = at + strlen("@DIR@");
+	}
+	occ_strbuf_adds(&sb, p);
+	return occ_strbuf_detach(&sb);
+}
+
+START_TEST(test_show_json_shapes)
+{
+	char *path = state_path(), *text = shape_text((size_t)_i);
+
+	write_text(path, text);
+	show_json_valid(path);
+	free(text);
+	free(path);
+}
+END_TEST
+
+START_TEST(test_show_json_examples)
+{
+	static const char *const examples[] = { EX("minimal.yaml"), EX("local.yaml"),
+						EX("multi-host.yaml") };
+
+	for (size_t i = 0; i < OCC_ARRAY_SIZE(examples); i++)
+		show_json_valid(examples[i]);
+}
+END_TEST
+
+/* The escapes survive the round trip through JSON. */
+START_TEST(test_show_json_escapes)
+{
+	char *path = state_path(), *text = shape_text(4);
+	const char *show[] = { "config", "show", "--json", "-f", path, NULL };
+	struct run_result r;
+	json_t *doc, *env;
+
+	write_text(path, text);
+	run_occ(&r, show);
+	ck_assert_int_eq(r.status, 0);
+	doc = json_loads(r.out.buf, 0, NULL);
+	ck_assert_ptr_nonnull(doc);
+	env = json_object_get(json_object_get(doc, "container"), "env");
+	ck_assert_str_eq(json_string_value(json_object_get(env, "QUOTE")), "say \"hi\"");
+	ck_assert_str_eq(json_string_value(json_object_get(env, "BACKSLASH")), "C:\\dir\\file");
+	ck_assert_str_eq(json_string_value(json_object_get(env, "NEWLINE")), "a\nb");
+	ck_assert_str_eq(json_string_value(json_object_get(env, "CTRL")), "a\x01" "b");
+	ck_assert_str_eq(json_string_value(json_object_get(env, "UTF8")), "caf\xc3\xa9 \xe2\x9c\x93");
+	ck_assert_str_eq(json_string_value(json_object_get(env, "EMPTY")), "");
+	ck_assert_int_eq(json_integer_value(json_object_get(doc, "version")), 1);
+	json_decref(doc);
+	run_result_release(&r);
+	free(text);
+	free(path);
+}
+END_TEST
+
+/* ---- secrets never printed ---------------------------------------------- */
+
+#define SECRET_STATE \
+	"version: 1\n" \
+	"container:\n" \
+	"  env:\n" \
+	"    DATABASE_URL: postgres://app:PWsecret1@db.example.com:5432/app\n" \
+	"    GITHUB_PAT: patsecret2\n" \
+	"    AUTH: Bearer bearersecret3\n" \
+	"    OPENAI: sk-proj-sksecret4abcdefghijklmn\n" \
+	"    KEYBOARD: fr\n" \
+	"    HTTP_PROXY: http://proxy:3128\n" \
+	"image:\n" \
+	"  ref: my/img:1\n" \
+	"  build: {context: embedded, args: {NPM_REGISTRY: 'https://u:argsecret5@npm.example.com/'}}\n" \
+	"hosts:\n" \
+	"  - name: local\n" \
+	"    overrides: {container: {env: {GH: ghp_hostsecret6abcdefghijklmnop}}}\n"
+
+static const char *const secret_words[] = {
+	"PWsecret1", "patsecret2", "bearersecret3", "sksecret4", "argsecret5", "hostsecret6",
+};
+
+static void assert_no_secret(const char *what, const struct run_result *r)
+{
+	for (size_t i = 0; i < OCC_ARRAY_SIZE(secret_words); i++) {
+		ck_assert_msg(!strstr(r->out.buf, secret_words[i]), "%s: stdout shows %s:\n%s", what,
+			      secret_words[i], r->out.buf);
+		ck_assert_msg(!strstr(r->err.buf, secret_words[i]), "%s: stderr shows %s:\n%s", what,
+			      secret_words[i], r->err.buf);
+	}
+}
+
+static const struct {
+	const char *args[6];
+	const char *out_has;  /* proves the value was looked at (masked or in clear) */
+	bool json;
+} secret_cmds[] = {
+	{ { "config", "show" }, "DATABASE_URL: (sensitive)", false },
+	{ { "config", "show", "--json" }, "\"DATABASE_URL\":\"(sensitive)\"", true },
+	{ { "config", "get", "container.env.DATABASE_URL" }, "(sensitive)\n", false },
+	{ { "config", "get", "container.env.AUTH" }, "(sensitive)\n", false },
+	{ { "config", "get", "container.env" }, "GITHUB_PAT: (sensitive)", false },
+	{ { "config", "get", "--json", "container.env" }, "\"KEYBOARD\":\"fr\"", true },
+	{ { "config", "get", "image.build.args" }, "NPM_REGISTRY: (sensitive)", false },
+	{ { "config", "get", "hosts[name=local].overrides" }, "GH: (sensitive)", false },
+	{ { "config", "env", "list" }, "HTTP_PROXY=http://proxy:3128\n", false },
+	{ { "config", "env", "list" }, "OPENAI=(sensitive)\n", false },
+	{ { "config", "env", "list", "--json" }, "\"AUTH\":\"(sensitive)\"", true },
+};
+
+START_TEST(test_secret_values_masked)
+{
+	char *path = state_path();
+	const char *args[10];
+	struct run_result r;
+	size_t n = 0;
+
+	write_text(path, SECRET_STATE);
+	for (; secret_cmds[_i].args[n]; n++)
+		args[n] = secret_cmds[_i].args[n];
+	args[n++] = "-f";
+	args[n++] = path;
+	args[n] = NULL;
+	run_occ(&r, args);
+	ck_assert_msg(r.status == 0, "case %d: exit %d\n%s", _i, r.status, r.err.buf);
+	assert_no_secret(secret_cmds[_i].args[1], &r);
+	ck_assert_msg(strstr(r.out.buf, secret_cmds[_i].out_has), "case %d: stdout lacks '%s':\n%s",
+		      _i, secret_cmds[_i].out_has, r.out.buf);
+	if (secret_cmds[_i].json)
+		check_json("secret case", r.out.buf);
+	run_result_release(&r);
+	free(path);
+}
+END_TEST
+
+static void setup(void)
+{
+	tmp = make_tmpdir("cli-output");
+	set_test_env(tmp, false);
+}
+
+static void teardown(void)
+{
+	remove_tree(tmp);
+	free(tmp);
+	tmp = NULL;
+}
+
+int main(void)
+{
+	Suite *s = suite_create("cli-output");
+	TCase *tc = tcase_create("output");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_loop_test(tc, test_show_json_shapes, 0, (int)OCC_ARRAY_SIZE(shapes));
+	tcase_add_test(tc, test_show_json_examples);
+	tcase_add_test(tc, test_show_json_escapes);
+	tcase_add_loop_test(tc, test_secret_values_masked, 0, (int)OCC_ARRAY_SIZE(secret_cmds));
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
