@@ -218,6 +218,150 @@ START_TEST(test_secret_values_masked)
 }
 END_TEST
 
+/* ---- edits through symlinks keep owner and mode ------------------------ */
+
+#define EDITABLE "version: 1\n# kept\ncontainer:\n  port: 3000\n"
+
+static void occ_ok(const char *const *args)
+{
+	struct run_result r;
+
+	run_occ(&r, args);
+	ck_assert_msg(r.status == 0, "occ %s %s: exit %d\n%s%s", args[0], args[1], r.status,
+		      r.out.buf, r.err.buf);
+	run_result_release(&r);
+}
+
+/* _i: 0 a relative link, 1 an absolute one, 2 a link to a link. */
+START_TEST(test_edit_through_symlink)
+{
+	char *dir = occ_xasprintf("%s/dotfiles", tmp), *real = occ_xasprintf("%s/state.yaml", dir);
+	char *link = state_path(), *mid = occ_xasprintf("%s/mid.yaml", tmp);
+	char *bak = occ_xasprintf("%s.bak", link), *text, got[512];
+	const char *to = _i == 1 ? real : "dotfiles/state.yaml";
+	const char *set[] = { "config", "set", "container.port", "3001", "-f", link, NULL };
+	const char *env[] = { "config", "env", "set", "TZ=UTC", "-f", link, NULL };
+	struct stat st;
+	ssize_t n;
+
+	ck_assert_int_eq(mkdir(dir, 0700), 0);
+	write_text(real, EDITABLE);
+	if (_i == 2) {
+		ck_assert_int_eq(symlink("dotfiles/state.yaml", mid), 0);
+		to = "mid.yaml";
+	}
+	ck_assert_int_eq(symlink(to, link), 0);
+	occ_ok(set);
+	occ_ok(env);
+	ck_assert_int_eq(lstat(link, &st), 0);
+	ck_assert_msg(S_ISLNK(st.st_mode), "the symlink was replaced by a file");
+	n = readlink(link, got, sizeof(got) - 1);
+	ck_assert_int_gt(n, 0);
+	got[n] = '\0';
+	ck_assert_str_eq(got, to);
+	if (_i == 2) {
+		ck_assert_int_eq(lstat(mid, &st), 0);
+		ck_assert(S_ISLNK(st.st_mode));
+	}
+	text = read_text(real);
+	ck_assert_msg(strstr(text, "port: 3001") && strstr(text, "# kept") && strstr(text, "TZ: UTC"),
+		      "%s", text);
+	free(text);
+	text = read_text(bak);
+	ck_assert_msg(strstr(text, "port: 3001") && !strstr(text, "TZ"), "%s", text);
+	free(text);
+	free(dir);
+	free(real);
+	free(link);
+	free(mid);
+	free(bak);
+}
+END_TEST
+
+/* A dangling link is an error naming it, with --file and at the default path. */
+START_TEST(test_edit_dangling_link)
+{
+	char *link = state_path(), *missing = occ_xasprintf("%s/missing.yaml", tmp);
+	char *cfg = occ_xasprintf("%s/config/opencode-cloud", tmp);
+	char *deflink = occ_xasprintf("%s/state.yaml", cfg), *want;
+	const char *set[] = { "config", "set", "container.port", "3001", "-f", link, NULL };
+	const char *apply[] = { "apply", NULL };
+	struct run_result r;
+	struct stat st;
+
+	ck_assert_int_eq(symlink("missing.yaml", link), 0);
+	run_occ(&r, set);
+	ck_assert_int_eq(r.status, 1);
+	want = occ_xasprintf("'%s' is a symbolic link to 'missing.yaml', which does not exist", link);
+	ck_assert_msg(strstr(r.err.buf, want), "%s", r.err.buf);
+	free(want);
+	run_result_release(&r);
+
+	want = occ_xasprintf("mkdir -p %s", cfg);
+	free(sh_ok(want));
+	free(want);
+	ck_assert_int_eq(symlink(missing, deflink), 0);
+	run_occ(&r, apply);
+	ck_assert_int_eq(r.status, 1);
+	want = occ_xasprintf("'%s' is a symbolic link to '%s', which does not exist", deflink, missing);
+	ck_assert_msg(strstr(r.err.buf, want), "%s", r.err.buf);
+	free(want);
+	run_result_release(&r);
+	ck_assert_int_eq(lstat(deflink, &st), 0);
+	ck_assert(S_ISLNK(st.st_mode));
+	ck_assert_int_ne(access(missing, F_OK), 0);
+	free(link);
+	free(missing);
+	free(cfg);
+	free(deflink);
+}
+END_TEST
+
+static void assert_owner_mode(const char *path, uid_t uid, gid_t gid, unsigned mode)
+{
+	struct stat st;
+
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_msg(st.st_uid == uid && st.st_gid == gid && (st.st_mode & 07777) == mode,
+		      "%s: %u:%u %o, want %u:%u %o", path, (unsigned)st.st_uid, (unsigned)st.st_gid,
+		      (unsigned)(st.st_mode & 07777), (unsigned)uid, (unsigned)gid, mode);
+}
+
+/* Root editing a user's file (sudo occ ...) leaves it, and its .bak, the user's. */
+START_TEST(test_edit_keeps_owner_mode)
+{
+	char *path = state_path(), *bak = occ_xasprintf("%s.bak", path);
+	char *link = occ_xasprintf("%s/link.yaml", tmp), *text;
+	const char *set[] = { "config", "set", "container.port", "3001", "-f", path, NULL };
+	const char *env[] = { "config", "env", "set", "TZ=UTC", "-f", link, NULL };
+
+	if (geteuid() != 0) {
+		fprintf(stderr, "test_edit_keeps_owner_mode: skipped, needs root to chown\n");
+		free(path);
+		free(bak);
+		free(link);
+		return;
+	}
+	write_text(path, EDITABLE);
+	ck_assert_int_eq(chown(path, 1000, 1001), 0);
+	ck_assert_int_eq(chmod(path, 0640), 0);
+	occ_ok(set);
+	assert_owner_mode(path, 1000, 1001, 0640);
+	assert_owner_mode(bak, 1000, 1001, 0640);
+	/* Through a link too; and the mode is the file's, not 0600. */
+	ck_assert_int_eq(chmod(path, 0664), 0);
+	ck_assert_int_eq(symlink(path, link), 0);
+	occ_ok(env);
+	assert_owner_mode(path, 1000, 1001, 0664);
+	text = read_text(path);
+	ck_assert_msg(strstr(text, "port: 3001") && strstr(text, "TZ: UTC"), "%s", text);
+	free(text);
+	free(path);
+	free(bak);
+	free(link);
+}
+END_TEST
+
 static void setup(void)
 {
 	tmp = make_tmpdir("cli-output");
@@ -243,6 +387,9 @@ int main(void)
 	tcase_add_test(tc, test_show_json_examples);
 	tcase_add_test(tc, test_show_json_escapes);
 	tcase_add_loop_test(tc, test_secret_values_masked, 0, (int)OCC_ARRAY_SIZE(secret_cmds));
+	tcase_add_loop_test(tc, test_edit_through_symlink, 0, 3);
+	tcase_add_test(tc, test_edit_dangling_link);
+	tcase_add_test(tc, test_edit_keeps_owner_mode);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
