@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #define DEFAULT_TIMEOUT_MS 60000L
@@ -142,6 +143,36 @@ int occ_docker__connect_error(struct occ_error *err, const char *endpoint,
 			      endpoint, why);
 	err->sys_errno = os_errno;
 	occ_error_hint(err, "%s", start_hint);
+	return err->code;
+}
+
+static const char *file_kind(mode_t mode)
+{
+	if (S_ISREG(mode))
+		return "a regular file";
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	return "something else";
+}
+
+int occ_docker__socket_path_error(struct occ_error *err, const char *path)
+{
+	struct stat st;
+
+	/* Missing, or a socket: connect's own error says it (no such socket,
+	 * connection refused: is dockerd running?). */
+	if (!path || stat(path, &st) < 0 || S_ISSOCK(st.st_mode))
+		return 0;
+	occ_error_set(err, OCC_EDAEMON, "cannot connect to Docker at %s: it is %s, not a socket",
+		      path, file_kind(st.st_mode));
+	occ_error_hint(err, "point DOCKER_HOST (or socket: of the host in the state file) at "
+		       "dockerd's unix socket, e.g. unix://%s", OCC_DOCKER_DEFAULT_SOCKET);
 	return err->code;
 }
 
@@ -551,6 +582,9 @@ static int finish(struct xfer *x, CURLcode rc, struct occ_error *err)
 		ret = occ_docker__connect_error(err, h->t.endpoint, occ_docker__fail_kind(rc),
 						(int)os_errno,
 						x->hd->errbuf[0] ? x->hd->errbuf : curl_easy_strerror(rc));
+		/* Not a socket at all: say what it is rather than blame dockerd. */
+		if (!h->t.open_socket && occ_docker__fail_kind(rc) == OCC_DOCKER_FAIL_CONNECT)
+			occ_docker__socket_path_error(err, h->t.socket_path);
 		/* A tunnelled transport knows why (the SSH host is unreachable). */
 		if (h->t.explain)
 			h->t.explain(h->t.ctx, err);
