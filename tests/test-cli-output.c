@@ -362,6 +362,181 @@ START_TEST(test_edit_keeps_owner_mode)
 }
 END_TEST
 
+/* ---- a daemon that cannot be reached ----------------------------------- */
+
+/* _i: 0 a regular file, 1 a directory, 2 a FIFO. */
+START_TEST(test_docker_host_not_a_socket)
+{
+	static const char *const kinds[] = { "a regular file", "a directory", "a FIFO" };
+	char *path = occ_xasprintf("%s/not-a-socket", tmp), *host, *want;
+	const char *diff[] = { "diff", "-f", EX("minimal.yaml"), NULL };
+	struct run_result r;
+
+	if (_i == 0)
+		write_text(path, "");
+	else if (_i == 1)
+		ck_assert_int_eq(mkdir(path, 0700), 0);
+	else
+		ck_assert_int_eq(mkfifo(path, 0600), 0);
+	host = occ_xasprintf("unix://%s", path);
+	setenv("DOCKER_HOST", host, 1);
+	run_occ(&r, diff);
+	ck_assert_int_eq(r.status, 1);
+	want = occ_xasprintf("error: cannot connect to Docker at %s: it is %s, not a socket\n", path,
+			     kinds[_i]);
+	ck_assert_msg(strstr(r.err.buf, want), "stderr lacks '%s':\n%s", want, r.err.buf);
+	ck_assert_msg(!strstr(r.err.buf, "is dockerd running"), "%s", r.err.buf);
+	ck_assert_msg(!strstr(r.out.buf, "No changes."), "%s", r.out.buf);
+	free(want);
+	run_result_release(&r);
+	free(host);
+	free(path);
+}
+END_TEST
+
+/* A missing path and a socket nobody listens on keep dockerd's hint. */
+START_TEST(test_docker_host_missing_or_dead)
+{
+	char *sock = occ_xasprintf("%s/dead.sock", tmp), *host;
+	const char *diff[] = { "diff", "-f", EX("minimal.yaml"), NULL };
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct run_result r;
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	/* Bound, never listening: connect is refused. */
+	ck_assert_int_ge(fd, 0);
+	ck_assert_uint_lt(strlen(sock), sizeof(sun.sun_path));
+	memcpy(sun.sun_path, sock, strlen(sock) + 1);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sun, sizeof(sun)), 0);
+	host = occ_xasprintf("unix://%s", sock);
+	setenv("DOCKER_HOST", host, 1);
+	run_occ(&r, diff);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.err.buf, ": connection refused\n") &&
+		      strstr(r.err.buf, "hint: is dockerd running?"), "%s", r.err.buf);
+	ck_assert_msg(!strstr(r.out.buf, "No changes."), "%s", r.out.buf);
+	run_result_release(&r);
+	close(fd);
+
+	setenv("DOCKER_HOST", "unix:///nonexistent/occ.sock", 1);
+	run_occ(&r, diff);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.err.buf, "unix:///nonexistent/occ.sock: no such socket\n") &&
+		      strstr(r.err.buf, "hint: is dockerd running?"), "%s", r.err.buf);
+	run_result_release(&r);
+	free(host);
+	free(sock);
+}
+END_TEST
+
+/* DOCKER_HOST values that fail in different places. */
+static const char *const bad_hosts[] = {
+	"unix://@DIR@/regular", "tcp://127.0.0.1:2375", "unix:///nonexistent/occ.sock", "unix://relative",
+};
+
+static const struct {
+	const char *args[4];
+	bool json;
+} failed_cmds[] = {
+	{ { "diff" }, false },
+	{ { "diff", "--exit-code" }, false },
+	{ { "apply" }, false },
+	{ { "apply", "--yes" }, false },
+	{ { "status" }, false },
+	{ { "diff", "--json" }, true },
+	{ { "apply", "--json" }, true },
+	{ { "status", "--json" }, true },
+};
+
+/* A failed JSON host: marked, unreached, no plan (not an empty one). */
+static void check_failed_json(const char *what, const char *text, bool top)
+{
+	json_t *doc = json_loads(text, 0, NULL), *hosts, *h;
+
+	ck_assert_msg(doc, "%s: not JSON:\n%s", what, text);
+	hosts = json_object_get(doc, json_object_get(doc, "plan") ? "plan" : "hosts");
+	ck_assert_msg(json_array_size(hosts) == 1, "%s: %s", what, text);
+	h = json_array_get(hosts, 0);
+	ck_assert_str_eq(json_string_value(json_object_get(h, "host")), "local");
+	ck_assert(json_is_false(json_object_get(h, "reached")));
+	ck_assert(json_is_object(json_object_get(h, "error")));
+	ck_assert_ptr_null(json_object_get(h, "actions"));
+	ck_assert_ptr_null(json_object_get(h, "summary"));
+	if (top) {
+		ck_assert_msg(json_is_null(json_object_get(doc, "changes")), "%s: %s", what, text);
+		ck_assert(json_is_false(json_object_get(doc, "ok")));
+		ck_assert_str_eq(json_string_value(json_array_get(json_object_get(doc, "failed_hosts"), 0)),
+				 "local");
+	}
+	json_decref(doc);
+}
+
+/* Never "No changes." after a host failed: the summary names it, exit 1. */
+START_TEST(test_failed_host_no_changes_claim)
+{
+	char *reg = occ_xasprintf("%s/regular", tmp), *path = state_path();
+	const char *args[8];
+	struct run_result r;
+	size_t n;
+
+	write_text(reg, "");
+	write_text(path, "version: 1\n");
+	for (size_t h = 0; h < OCC_ARRAY_SIZE(bad_hosts); h++) {
+		char *host = occ_xasprintf("%s", bad_hosts[h]), *at = strstr(host, "@DIR@");
+
+		if (at) {
+			char *full = occ_xasprintf("%.*s%s%s", (int)(at - host), host, tmp, at + 5);
+
+			free(host);
+			host = full;
+		}
+		setenv("DOCKER_HOST", host, 1);
+		for (n = 0; failed_cmds[_i].args[n]; n++)
+			args[n] = failed_cmds[_i].args[n];
+		args[n++] = "-f";
+		args[n++] = path;
+		args[n] = NULL;
+		run_occ(&r, args);
+		ck_assert_msg(r.status == 1, "%s with %s: exit %d\n%s%s", args[0], host, r.status,
+			      r.out.buf, r.err.buf);
+		ck_assert_msg(!strstr(r.out.buf, "No changes") && !strstr(r.err.buf, "No changes"),
+			      "%s with %s:\n%s%s", args[0], host, r.out.buf, r.err.buf);
+		if (failed_cmds[_i].json)
+			check_failed_json(host, r.out.buf, strcmp(args[0], "status") != 0);
+		else if (strcmp(args[0], "status") == 0)
+			ck_assert_msg(strstr(r.out.buf, "unknown: could not reach host 'local'"),
+				      "%s with %s:\n%s", args[0], host, r.out.buf);
+		else
+			ck_assert_msg(strstr(r.out.buf, "Could not reach host 'local' (see the error "
+					     "above): no plan for it.\n"),
+				      "%s with %s:\n%s", args[0], host, r.out.buf);
+		run_result_release(&r);
+		free(host);
+	}
+	free(path);
+	free(reg);
+}
+END_TEST
+
+/* Two hosts, neither reachable (nothing listens on 127.0.0.1:1). */
+START_TEST(test_failed_hosts_named)
+{
+	char *path = state_path();
+	const char *diff[] = { "diff", "-f", path, NULL };
+	struct run_result r;
+
+	write_text(path, "version: 1\nhosts:\n  - name: local\n  - name: lab\n    address: 127.0.0.1\n"
+		   "    port: 1\n");
+	run_occ(&r, diff);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.out.buf, "Could not reach hosts 'local', 'lab' (see the error above): "
+			     "no plan for them.\n"), "%s%s", r.out.buf, r.err.buf);
+	ck_assert_msg(!strstr(r.out.buf, "No changes"), "%s", r.out.buf);
+	run_result_release(&r);
+	free(path);
+}
+END_TEST
+
 static void setup(void)
 {
 	tmp = make_tmpdir("cli-output");
@@ -390,6 +565,10 @@ int main(void)
 	tcase_add_loop_test(tc, test_edit_through_symlink, 0, 3);
 	tcase_add_test(tc, test_edit_dangling_link);
 	tcase_add_test(tc, test_edit_keeps_owner_mode);
+	tcase_add_loop_test(tc, test_docker_host_not_a_socket, 0, 3);
+	tcase_add_test(tc, test_docker_host_missing_or_dead);
+	tcase_add_loop_test(tc, test_failed_host_no_changes_claim, 0, (int)OCC_ARRAY_SIZE(failed_cmds));
+	tcase_add_test(tc, test_failed_hosts_named);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
