@@ -2,8 +2,9 @@
  * test-integration-secrets.c - secret env values never printed, against a
  * real dockerd: a state whose secrets hide in innocent names
  * (DATABASE_URL=postgres://u:PW@..., AUTH=Bearer ...) and secret-looking
- * names (GITHUB_PAT) goes through diff, diff --json, apply -v, apply --json,
- * status, watch --once (text and JSON), config show and env list; no secret
+ * names (GITHUB_PAT), and build args, go through diff, diff --json, apply -vv
+ * (its API trace included), apply -v --json, status, watch --once (text and
+ * JSON), config show and env list; no secret
  * reaches stdout, stderr, the journal or the watcher's state file, while a
  * changed secret still shows as a change (two different hashes).
  *
@@ -23,14 +24,20 @@ static int port;
 
 /* Every secret value the test writes carries one of these words. */
 static const char *const secret_words[] = {
-	"PWsecret", "patsecret", "bearersecret", "ghsecret",
+	"PWsecret", "patsecret", "bearersecret", "ghsecret", "npmsecret", "argsecret",
 };
 
+/* A failure shows the line around the secret (whole outputs can be too
+ * long for Check's message). */
 static void assert_clean(const char *what, const char *text)
 {
-	for (size_t i = 0; i < OCC_ARRAY_SIZE(secret_words); i++)
-		ck_assert_msg(!strstr(text, secret_words[i]), "%s shows '%s...':\n%s", what,
-			      secret_words[i], text);
+	for (size_t i = 0; i < OCC_ARRAY_SIZE(secret_words); i++) {
+		const char *at = strstr(text, secret_words[i]), *from = at;
+
+		while (from && from > text && from[-1] != '\n' && at - from < 300)
+			from--;
+		ck_assert_msg(!at, "%s shows '%s...': %.600s", what, secret_words[i], from);
+	}
 }
 
 /* Run occ with args + "-f state"; check the exit status and that neither
@@ -55,7 +62,8 @@ static void occ_run(struct run_result *r, int status, const char *const *args)
 static void write_state(int n)
 {
 	char *text = occ_xasprintf(
-		"version: 1\nname: %s\nimage: {ref: 'occ-sectest:1', build: {context: %s}}\n"
+		"version: 1\nname: %s\nimage: {ref: 'occ-sectest:1', build: {context: %s, args: "
+		"{NPM_TOKEN: npmsecret, REGISTRY: 'https://u:argsecret@npm.example.com/'}}}\n"
 		"container:\n  port: %d\n  env:\n"
 		"    DATABASE_URL: postgres://app:PWsecret%d@db.example.com:5432/app\n"
 		"    GITHUB_PAT: patsecret%d\n"
@@ -72,7 +80,7 @@ START_TEST(test_secrets_never_printed)
 {
 	const char *diff[] = { "diff", NULL };
 	const char *diff_json[] = { "diff", "--json", NULL };
-	const char *apply_v[] = { "-v", "apply", NULL };
+	const char *apply_v[] = { "-vv", "apply", NULL };
 	const char *apply_json[] = { "-v", "apply", "--json", NULL };
 	const char *status[] = { "status", NULL };
 	const char *status_json[] = { "status", "--json", NULL };
@@ -96,6 +104,7 @@ START_TEST(test_secrets_never_printed)
 		      "%s", r.out.buf);
 	run_result_release(&r);
 	occ_run(&r, 0, apply_v);
+	ck_assert_msg(strstr(r.err.buf, "buildargs=(not shown)"), "%s", r.err.buf);
 	run_result_release(&r);
 	occ_run(&r, 0, status);
 	run_result_release(&r);

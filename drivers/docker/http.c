@@ -320,21 +320,36 @@ void occ_docker__http_set_trace(struct occ_docker_http *h, const struct occ_trac
 	h->trace = sink;
 }
 
+/* The path as traced: a build's args (buildargs=, which may hold tokens)
+ * are left out. */
+static char *trace_path(const char *path)
+{
+	const char *args = strstr(path, "buildargs="), *end;
+
+	if (!args)
+		return occ_xstrdup(path);
+	end = strchr(args, '&');
+	return occ_xasprintf("%.*sbuildargs=(not shown)%s", (int)(args - path), path,
+			     end ? end : "");
+}
+
 static void trace(struct occ_docker_http *h, const struct occ_docker_req *req, long status,
 		  uint64_t t0, int ret)
 {
-	char line[1024];
+	char line[1024], *path;
 
 	if (!h->trace || !h->trace->fn)
 		return;
+	path = trace_path(req->path);
 	if (ret)
 		snprintf(line, sizeof(line), "docker: %s %s%s%s -> failed (%llu ms)", req->method,
-			 req->unversioned ? "" : "/v", req->unversioned ? "" : h->api, req->path,
+			 req->unversioned ? "" : "/v", req->unversioned ? "" : h->api, path,
 			 (unsigned long long)(occ_now_ms() - t0));
 	else
 		snprintf(line, sizeof(line), "docker: %s %s%s%s -> %ld (%llu ms)", req->method,
-			 req->unversioned ? "" : "/v", req->unversioned ? "" : h->api, req->path,
+			 req->unversioned ? "" : "/v", req->unversioned ? "" : h->api, path,
 			 status, (unsigned long long)(occ_now_ms() - t0));
+	free(path);
 	h->trace->fn(h->trace->ctx, line);
 }
 
