@@ -409,7 +409,8 @@ START_TEST(test_docker_host_not_a_socket)
 }
 END_TEST
 
-/* A missing path and a socket nobody listens on keep dockerd's hint. */
+/* A missing path and a socket nobody listens on keep dockerd's hint; a path
+ * through a regular file does not. */
 START_TEST(test_docker_host_missing_or_dead)
 {
 	char *sock = occ_xasprintf("%s/dead.sock", tmp), *host;
@@ -438,6 +439,19 @@ START_TEST(test_docker_host_missing_or_dead)
 	ck_assert_int_eq(r.status, 1);
 	ck_assert_msg(strstr(r.err.buf, "unix:///nonexistent/occ.sock: no such socket\n") &&
 		      strstr(r.err.buf, "hint: is dockerd running?"), "%s", r.err.buf);
+	run_result_release(&r);
+
+	/* Through a regular file: not dockerd's fault either. */
+	free(host);
+	host = occ_xasprintf("unix://%s/file/docker.sock", tmp);
+	free(sock);
+	sock = occ_xasprintf("%s/file", tmp);
+	write_text(sock, "");
+	setenv("DOCKER_HOST", host, 1);
+	run_occ(&r, diff);
+	ck_assert_int_eq(r.status, 1);
+	ck_assert_msg(strstr(r.err.buf, "/file/docker.sock: a part of that path is not a directory\n") &&
+		      !strstr(r.err.buf, "is dockerd running"), "%s", r.err.buf);
 	run_result_release(&r);
 	free(host);
 	free(sock);

@@ -164,13 +164,21 @@ static const char *file_kind(mode_t mode)
 int occ_docker__socket_path_error(struct occ_error *err, const char *path)
 {
 	struct stat st;
+	int rc;
 
 	/* Missing, or a socket: connect's own error says it (no such socket,
 	 * connection refused: is dockerd running?). */
-	if (!path || stat(path, &st) < 0 || S_ISSOCK(st.st_mode))
+	if (!path)
 		return 0;
-	occ_error_set(err, OCC_EDAEMON, "cannot connect to Docker at %s: it is %s, not a socket",
-		      path, file_kind(st.st_mode));
+	rc = stat(path, &st);
+	if (rc < 0 && errno == ENOTDIR)
+		occ_error_set(err, OCC_EDAEMON, "cannot connect to Docker at %s: a part of that "
+			      "path is not a directory", path);
+	else if (rc == 0 && !S_ISSOCK(st.st_mode))
+		occ_error_set(err, OCC_EDAEMON, "cannot connect to Docker at %s: it is %s, not a "
+			      "socket", path, file_kind(st.st_mode));
+	else
+		return 0;
 	occ_error_hint(err, "point DOCKER_HOST (or socket: of the host in the state file) at "
 		       "dockerd's unix socket, e.g. unix://%s", OCC_DOCKER_DEFAULT_SOCKET);
 	return err->code;
