@@ -260,8 +260,7 @@ int occ_cli_apply(struct occ_cli *cli, const struct occ_apply_opts *o, const cha
 		occ_cli_print_host_summary(cli, &t, true);
 	if (cli->json) {
 		occ_json_arr_end(&j);
-		occ_json_kbool(&j, "changes", changes);
-		occ_json_kbool(&j, "ok", !failed);
+		occ_cli_json_outcome(&j, &t, changes);
 		occ_json_obj_end(&j);
 		printf("%s\n", j.sb.buf);
 		occ_json_release(&j);

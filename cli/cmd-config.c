@@ -22,6 +22,7 @@
 #include "cli/sub.h"
 #include "cli/txn.h"
 #include "model/hash.h"
+#include "model/secrets.h"
 #include "reconciler/apply.h"
 
 #define MASK "(sensitive)"
@@ -129,8 +130,9 @@ static void build(struct node *out, const struct occ_state *st)
 	struct builder b = { 0 };
 
 	occ_cli_walk_state(st, &builder_ops, &b);
-	fix_parents(&b.root);
+	/* The root is copied out of b: its kids must point at the copy. */
 	*out = b.root;
+	fix_parents(out);
 }
 
 /* ---- YAML --------------------------------------------------------------- */
@@ -203,10 +205,11 @@ static void yaml_list(struct occ_strbuf *sb, const struct node *n, int indent)
 
 /* ---- JSON --------------------------------------------------------------- */
 
-/* n as a JSON value; with its key first when it is a member of a map. */
+/* n as a JSON value; with its key first when it is a member of a map (the
+ * caller knows: a parent pointer is not needed to decide). */
 static void json_node(struct occ_json *j, const struct node *n, bool with_key)
 {
-	if (with_key && n->key && n->parent && n->parent->kind == N_MAP)
+	if (with_key && n->key)
 		occ_json_key(j, n->key);
 	switch (n->kind) {
 	case N_SCALAR:
@@ -230,7 +233,7 @@ static void json_node(struct occ_json *j, const struct node *n, bool with_key)
 	case N_LIST:
 		occ_json_arr_begin(j);
 		for (size_t i = 0; i < n->n; i++)
-			json_node(j, &n->kids[i], true);
+			json_node(j, &n->kids[i], false);
 		occ_json_arr_end(j);
 		return;
 	}
@@ -538,8 +541,9 @@ static int env_list(struct occ_cli *cli, int argc, char **argv)
 		occ_json_init(&j);
 		occ_json_obj_begin(&j);
 		for (size_t i = 0; i < env->n; i++)
-			occ_json_kstr(&j, env->items[i].key, occ_env_key_is_sensitive(env->items[i].key)
-					  ? MASK : env->items[i].value);
+			occ_json_kstr(&j, env->items[i].key,
+				      occ_env_is_sensitive(env->items[i].key, env->items[i].value)
+					      ? MASK : env->items[i].value);
 		occ_json_obj_end(&j);
 		printf("%s\n", j.sb.buf);
 		occ_json_release(&j);
@@ -547,7 +551,8 @@ static int env_list(struct occ_cli *cli, int argc, char **argv)
 	}
 	for (size_t i = 0; i < env->n; i++)
 		printf("%s=%s\n", env->items[i].key,
-		       occ_env_key_is_sensitive(env->items[i].key) ? MASK : env->items[i].value);
+		       occ_env_is_sensitive(env->items[i].key, env->items[i].value) ? MASK
+										   : env->items[i].value);
 	return 0;
 }
 

@@ -10,10 +10,52 @@
 #include "cli/render.h"
 #include "cli/targets.h"
 
+/* "host 'a'" or "hosts 'a', 'b'": the failed targets that are (or are not) unreachable. */
+static size_t failed_names(struct occ_strbuf *out, const struct occ_targets *t, bool unreachable)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < t->n; i++)
+		if (t->items[i].rc && occ_cli_target_unreachable(&t->items[i]) == unreachable)
+			n++;
+	occ_strbuf_adds(out, n == 1 ? "host " : "hosts ");
+	for (size_t i = 0, k = 0; i < t->n; i++)
+		if (t->items[i].rc && occ_cli_target_unreachable(&t->items[i]) == unreachable)
+			occ_strbuf_addf(out, "%s'%s'", k++ ? ", " : "", t->items[i].name);
+	return n;
+}
+
+/* The summary when a host failed: which, and what is known of the others.
+ * Never "No changes.": nothing is known of a host without a plan. */
+static void summary_with_failures(struct occ_strbuf *out, const struct occ_targets *t, int c,
+				  int u, int r, int d)
+{
+	struct occ_strbuf names = OCC_STRBUF_INIT;
+	size_t n_planned = 0, n;
+
+	occ_strbuf_init(&names);
+	for (size_t i = 0; i < t->n; i++)
+		n_planned += t->items[i].planned;
+	n = failed_names(&names, t, true);
+	if (n)
+		occ_strbuf_addf(out, "Could not reach %s (see the error above): no plan for %s.\n",
+				names.buf, n == 1 ? "it" : "them");
+	occ_strbuf_reset(&names);
+	if (failed_names(&names, t, false))
+		occ_strbuf_addf(out, "Could not plan for %s (see the error above).\n", names.buf);
+	occ_strbuf_release(&names);
+	if (n_planned && c + u + r + d == 0)
+		occ_strbuf_adds(out, "The other hosts are in sync.\n");
+	else if (n_planned)
+		occ_strbuf_addf(out, "Plan for the other hosts: %d to create, %d to change, %d to "
+				"recreate, %d to remove.\n", c, u, r, d);
+}
+
 void occ_cli_print_plans(struct occ_cli *cli, struct occ_targets *t, struct occ_json *j)
 {
 	struct occ_strbuf sb = OCC_STRBUF_INIT;
 	int c = 0, u = 0, r = 0, d = 0;
+	bool failed = false;
 
 	occ_strbuf_init(&sb);
 	for (size_t i = 0; i < t->n; i++) {
@@ -28,6 +70,7 @@ void occ_cli_print_plans(struct occ_cli *cli, struct occ_targets *t, struct occ_
 			continue;
 		}
 		if (!tg->planned) {
+			failed = true;
 			fprintf(stdout, "%shost %s%s\n", occ_c(cli, "bold"), tg->name, occ_c(cli, "reset"));
 			fflush(stdout);
 			occ_cli_print_error(cli, &tg->err);
@@ -43,7 +86,10 @@ void occ_cli_print_plans(struct occ_cli *cli, struct occ_targets *t, struct occ_
 	}
 	if (!j) {
 		occ_strbuf_reset(&sb);
-		occ_render_summary_text(&sb, c, u, r, d);
+		if (failed)
+			summary_with_failures(&sb, t, c, u, r, d);
+		else
+			occ_render_summary_text(&sb, c, u, r, d);
 		printf("\n%s", sb.buf);
 	}
 	occ_strbuf_release(&sb);
@@ -82,8 +128,7 @@ int cmd_diff(struct occ_cli *cli, int argc, char **argv)
 		occ_json_init(&j);
 		occ_json_obj_begin(&j);
 		occ_json_kint(&j, "format_version", 1);
-		occ_json_kbool(&j, "changes", changes);
-		occ_json_kbool(&j, "ok", !failed);
+		occ_cli_json_outcome(&j, &t, changes);
 		occ_json_key(&j, "hosts");
 		occ_json_arr_begin(&j);
 		occ_cli_print_plans(cli, &t, &j);

@@ -615,7 +615,7 @@ static int write_new(struct occ_cli *cli, const struct setup *s)
 	}
 	if (occ_model_load_buffer(&st, text, strlen(text), cli->file, slash && slash != dir ? dir : NULL,
 				  &err) ||
-	    occ_write_file_atomic(cli->file, text, strlen(text), 0600, &err))
+	    occ_write_file_keep(cli->file, text, strlen(text), cli->file, 0600, &err))
 		goto fail;
 	occ_state_free(cli->state);
 	cli->state = NULL;

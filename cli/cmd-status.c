@@ -322,10 +322,15 @@ int cmd_status(struct occ_cli *cli, int argc, char **argv)
 
 		if (!tg->planned) {
 			failed = true;
-			if (cli->json)
+			if (cli->json) {
 				occ_cli_target_error_json(&j, tg);
-			else
-				occ_cli_print_error(cli, &tg->err);
+				continue;
+			}
+			occ_cli_print_error(cli, &tg->err);
+			printf("%s%s%s on %s\n  state:    unknown: %s host '%s' (see the error above)\n",
+			       occ_c(cli, "bold"), tg->eff->name, occ_c(cli, "reset"), tg->name,
+			       occ_cli_target_unreachable(tg) ? "could not reach" : "could not observe",
+			       tg->name);
 			continue;
 		}
 		status_compute(&s, tg);

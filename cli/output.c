@@ -175,12 +175,27 @@ static int create_default_state(struct occ_cli *cli, struct occ_error *err)
 	int ret = occ_mkdir_p(dir, 0700, err);
 
 	if (ret == 0)
-		ret = occ_write_file_atomic(cli->file, default_state_text,
-					    sizeof(default_state_text) - 1, 0600, err);
+		ret = occ_write_file_keep(cli->file, default_state_text,
+					  sizeof(default_state_text) - 1, cli->file, 0600, err);
 	free(dir);
 	if (ret == 0)
 		cli->state_created = true;
 	return ret;
+}
+
+/* A missing state file that is a dangling symlink: err says so, naming both. */
+static bool dangling_link(const char *path, struct occ_error *err)
+{
+	struct occ_error lerr;
+	char *target = NULL;
+	bool dangling;
+
+	occ_error_clear(&lerr);
+	dangling = occ_path_resolve_link(&target, path, &lerr) != 0;
+	if (dangling)
+		*err = lerr;
+	free(target);
+	return dangling;
 }
 
 int occ_cli_load_state(struct occ_cli *cli, bool create_default)
@@ -199,7 +214,7 @@ int occ_cli_load_state(struct occ_cli *cli, bool create_default)
 	}
 	ret = occ_model_load_flags(&cli->state, cli->file, cli->load_flags, &err);
 	if (ret) {
-		if (ret == OCC_ENOTFOUND && !err.line) {
+		if (ret == OCC_ENOTFOUND && !err.line && !dangling_link(cli->file, &err)) {
 			occ_error_hint(&err, cli->file_given ?
 				       "check the path given with --file" :
 				       "create one with 'occ apply' (defaults) or pass --file");

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/secrets.h"
 #include "model/util.h"
 
 struct w {
@@ -54,7 +55,7 @@ static void kvmap(struct w *w, const char *key, const struct occ_kvlist *kv)
 {
 	w->ops->map_begin(w->ctx, key, NULL);
 	for (size_t i = 0; i < kv->n; i++) {
-		if (occ_env_key_is_sensitive(kv->items[i].key))
+		if (occ_env_is_sensitive(kv->items[i].key, kv->items[i].value))
 			secret(w, kv->items[i].key, kv->items[i].value);
 		else
 			str(w, kv->items[i].key, kv->items[i].value);

@@ -262,11 +262,38 @@ int occ_cli_target_open_host(struct occ_cli *cli, struct occ_target *tg, const s
 	return tg->rc;
 }
 
+bool occ_cli_target_unreachable(const struct occ_target *tg)
+{
+	return tg->rc && (!tg->driver || tg->rc == OCC_EDAEMON || tg->rc == OCC_EPERM ||
+			  tg->rc == OCC_ETIMEOUT);
+}
+
+void occ_cli_json_outcome(struct occ_json *j, const struct occ_targets *t, bool changes)
+{
+	bool failed = false;
+
+	for (size_t i = 0; i < t->n; i++)
+		failed |= t->items[i].rc != 0;
+	occ_json_key(j, "changes");
+	if (failed && !changes)
+		occ_json_null(j);
+	else
+		occ_json_bool(j, changes);
+	occ_json_kbool(j, "ok", !failed);
+	occ_json_key(j, "failed_hosts");
+	occ_json_arr_begin(j);
+	for (size_t i = 0; i < t->n; i++)
+		if (t->items[i].rc)
+			occ_json_str(j, t->items[i].name);
+	occ_json_arr_end(j);
+}
+
 void occ_cli_target_error_json(struct occ_json *j, const struct occ_target *tg)
 {
 	occ_json_obj_begin(j);
 	occ_json_kstr(j, "host", tg->name);
 	occ_json_kstr(j, "project", tg->eff->name);
+	occ_json_kbool(j, "reached", !occ_cli_target_unreachable(tg));
 	occ_json_key(j, "error");
 	occ_json_obj_begin(j);
 	occ_json_kstr(j, "kind", occ_error_kind(tg->rc));

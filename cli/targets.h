@@ -86,9 +86,22 @@ void occ_cli_target_progress(struct occ_cli *cli, struct occ_target *t);
 
 struct occ_json;
 
-/* A failed target as one JSON object: host, project, error {kind, message,
- * hint}. Shared by diff, apply and status. */
+/* A failed target as one JSON object: host, project, reached (false when
+ * its daemon could not be reached), error {kind, message, hint}. It has no
+ * actions: an unknown plan, not an empty one. Shared by diff, apply and
+ * status. */
 void occ_cli_target_error_json(struct occ_json *j, const struct occ_target *tg);
+
+/* Whether a failed target failed because its daemon could not be reached
+ * (no connection, daemon down, not a socket, SSH down, permission denied,
+ * no answer), rather than in planning. */
+bool occ_cli_target_unreachable(const struct occ_target *tg);
+
+/* The end of diff's and apply's JSON object: "changes" (true: a host has
+ * actions; false: every host was planned and none has; null: unknown, a host
+ * failed and none of the others has actions), "ok", and "failed_hosts" (the
+ * names of the hosts without a plan or with a failed apply). */
+void occ_cli_json_outcome(struct occ_json *j, const struct occ_targets *t, bool changes);
 
 /* Print every target's plan (or its error) as text, or into j as JSON array
  * items when j is not NULL. Shared by diff and apply. */

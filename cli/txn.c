@@ -124,8 +124,10 @@ int occ_cli_txn_commit(struct occ_cli_txn *t)
 		goto out;
 	}
 	bak = occ_xasprintf("%s.bak", cli->file);
-	if (occ_write_file_atomic(bak, t->orig, t->orig_len, 0600, &err) ||
-	    occ_write_file_atomic(cli->file, t->buf, t->len, 0600, &err)) {
+	/* Through a symlink to its target; owner, group and mode kept, the
+	 * .bak's taken from the file it copies. */
+	if (occ_write_file_keep(bak, t->orig, t->orig_len, cli->file, 0600, &err) ||
+	    occ_write_file_keep(cli->file, t->buf, t->len, cli->file, 0600, &err)) {
 		ret = fail(t, &err);
 		goto out;
 	}

@@ -252,8 +252,9 @@ const char *occ_restart_policy_name(enum occ_restart_policy r);
 /* Docker's name for a volume: "<project>-<volume name>". Caller frees. */
 char *occ_volume_docker_name(const struct occ_state *st, const struct occ_volume *v);
 
-/* Whether an env key's value is a secret (PASSWORD, TOKEN, SECRET, KEY ...):
- * such values are never printed. */
+/* Whether an env key's name matches PASSWORD, TOKEN, SECRET, KEY ... anywhere.
+ * Outputs do not use it: they decide with occ_env_is_sensitive (model/
+ * secrets.h), which looks at the value too and at KEY as a word. */
 bool occ_env_key_is_sensitive(const char *key);
 
 /*

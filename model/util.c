@@ -289,8 +289,29 @@ static int fsync_dir(const char *dir)
 	return ret;
 }
 
-int occ_write_file_atomic(const char *path, const void *data, size_t len,
-			  unsigned mode, struct occ_error *err)
+/* The temp file's owner and group become like's (when given), then its mode:
+ * chown may clear set-id bits, so the mode comes second. */
+static int set_owner_mode(int fd, const char *tmp, unsigned mode, const struct stat *like,
+			  struct occ_error *err)
+{
+	struct stat cur;
+
+	if (like && fstat(fd, &cur) == 0 &&
+	    (cur.st_uid != like->st_uid || cur.st_gid != like->st_gid) &&
+	    fchown(fd, like->st_uid, like->st_gid) < 0) {
+		occ_error_errno(err, OCC_EIO, errno, "cannot give '%s' the owner %u:%u of the file it "
+				"replaces", tmp, (unsigned)like->st_uid, (unsigned)like->st_gid);
+		occ_error_hint(err, "run occ as the file's owner (or as root)");
+		return err->code;
+	}
+	if (fchmod(fd, like ? (unsigned)(like->st_mode & 07777) : mode) < 0)
+		return occ_error_errno(err, OCC_EIO, errno, "cannot set the mode of '%s'", tmp);
+	return 0;
+}
+
+/* occ_write_file_atomic; like: the owner, group and mode to give the new file. */
+static int write_atomic(const char *path, const void *data, size_t len, unsigned mode,
+			const struct stat *like, struct occ_error *err)
 {
 	char *dir = occ_path_dirname(path);
 	char *tmp = occ_xasprintf("%s.tmp.XXXXXX", path);
@@ -304,10 +325,9 @@ int occ_write_file_atomic(const char *path, const void *data, size_t len,
 		ret = occ_error_errno(err, OCC_EIO, errno, "cannot create a temporary file next to '%s'", path);
 		goto out_free;
 	}
-	if (fchmod(fd, mode) < 0) {
-		ret = occ_error_errno(err, OCC_EIO, errno, "cannot set the mode of '%s'", tmp);
+	ret = set_owner_mode(fd, tmp, mode, like, err);
+	if (ret)
 		goto out_unlink;
-	}
 	while (len > 0) {
 		ssize_t n = write(fd, p, len);
 
@@ -343,6 +363,60 @@ out_unlink:
 out_free:
 	free(tmp);
 	free(dir);
+	return ret;
+}
+
+int occ_write_file_atomic(const char *path, const void *data, size_t len,
+			  unsigned mode, struct occ_error *err)
+{
+	return write_atomic(path, data, len, mode, NULL, err);
+}
+
+int occ_path_resolve_link(char **out, const char *path, struct occ_error *err)
+{
+	char target[PATH_MAX];
+	struct stat st;
+	char *real;
+	ssize_t n;
+
+	if (lstat(path, &st) < 0 || !S_ISLNK(st.st_mode)) {
+		*out = occ_xstrdup(path);
+		return 0;
+	}
+	real = realpath(path, NULL);
+	if (real) {
+		*out = real;
+		return 0;
+	}
+	if (errno != ENOENT)
+		return occ_error_errno(err, OCC_EIO, errno, "cannot follow the symbolic link '%s'",
+				       path);
+	n = readlink(path, target, sizeof(target) - 1);
+	target[n < 0 ? 0 : n] = '\0';
+	occ_error_set(err, OCC_EINVALID, "'%s' is a symbolic link to '%s', which does not exist",
+		      path, target);
+	occ_error_hint(err, "create the file it points to, or remove the link");
+	return err->code;
+}
+
+int occ_write_file_keep(const char *path, const void *data, size_t len, const char *like,
+			unsigned mode, struct occ_error *err)
+{
+	struct stat st;
+	char *target = NULL;
+	int ret = occ_path_resolve_link(&target, path, err);
+
+	if (ret)
+		return ret;
+	bool exists = stat(like, &st) == 0;
+
+	if (!exists && errno != ENOENT) {
+		ret = occ_error_errno(err, OCC_EIO, errno, "cannot stat '%s'", like);
+		goto out;
+	}
+	ret = write_atomic(target, data, len, mode, exists ? &st : NULL, err);
+out:
+	free(target);
 	return ret;
 }
 

@@ -65,6 +65,22 @@ int occ_read_file(const char *path, size_t max, char **out, size_t *out_len,
 int occ_write_file_atomic(const char *path, const void *data, size_t len,
 			  unsigned mode, struct occ_error *err);
 
+/* Where an edit of path lands: path itself, or for a symbolic link (a chain
+ * of them, relative ones against their directory) the file it points to.
+ * *out is malloc'ed. A dangling link is OCC_EINVALID naming the link and its
+ * target; a loop is OCC_EIO. Reads the file system, writes nothing. */
+int occ_path_resolve_link(char **out, const char *path, struct occ_error *err);
+
+/* Replace a file the way an editor saves it (the state file's edits): a
+ * symbolic link at path is followed and its target replaced, the link kept
+ * (occ_path_resolve_link); the content is written as occ_write_file_atomic
+ * does, with the owner, group and permission bits of the file at like (it may
+ * be path itself; followed through links) or, when like does not exist, mode
+ * and the caller's ids. Giving the new file another owner needs the right to
+ * (root): without it, an error and the old file untouched. */
+int occ_write_file_keep(const char *path, const void *data, size_t len, const char *like,
+			unsigned mode, struct occ_error *err);
+
 /* mkdir -p with mode for the created components. */
 int occ_mkdir_p(const char *path, unsigned mode, struct occ_error *err);
 

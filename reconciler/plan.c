@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "model/hash.h"
+#include "model/secrets.h"
 #include "model/util.h"
 #include "reconciler/users.h"
 
@@ -165,7 +166,8 @@ static void cmp_env(struct changes *cs, const struct occ_kvlist *old_env,
 		int c = i == old_env->n ? 1 : j == new_env->n ? -1 : strcmp(o[i].key, n[j].key);
 		const char *key = c <= 0 ? o[i].key : n[j].key;
 		char *field = occ_xasprintf("env.%s", key);
-		bool sens = occ_env_key_is_sensitive(key);
+		bool sens = occ_env_is_sensitive(key, c <= 0 ? o[i].value : NULL) ||
+			    occ_env_is_sensitive(key, c >= 0 ? n[j].value : NULL);
 
 		if (c < 0)
 			changes_add(cs, field, o[i++].value, NULL, sens, true);

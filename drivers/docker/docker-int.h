@@ -184,6 +184,12 @@ enum occ_docker_fail {
 int occ_docker__connect_error(struct occ_error *err, const char *endpoint,
 			      enum occ_docker_fail fail, int os_errno, const char *detail);
 
+/* When the unix socket path exists but is not a socket (a regular file, a
+ * directory, a FIFO...) or runs through a non-directory, replace err with an
+ * error saying so and return its code; otherwise (missing, a socket, NULL)
+ * leave err and return 0. Stats path. */
+int occ_docker__socket_path_error(struct occ_error *err, const char *path);
+
 /* Which of the failures above a libcurl result code (CURLcode) is. */
 enum occ_docker_fail occ_docker__fail_kind(int curl_code);
 

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 #define DEFAULT_TIMEOUT_MS 60000L
@@ -142,6 +143,44 @@ int occ_docker__connect_error(struct occ_error *err, const char *endpoint,
 			      endpoint, why);
 	err->sys_errno = os_errno;
 	occ_error_hint(err, "%s", start_hint);
+	return err->code;
+}
+
+static const char *file_kind(mode_t mode)
+{
+	if (S_ISREG(mode))
+		return "a regular file";
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	return "something else";
+}
+
+int occ_docker__socket_path_error(struct occ_error *err, const char *path)
+{
+	struct stat st;
+	int rc;
+
+	/* Missing, or a socket: connect's own error says it (no such socket,
+	 * connection refused: is dockerd running?). */
+	if (!path)
+		return 0;
+	rc = stat(path, &st);
+	if (rc < 0 && errno == ENOTDIR)
+		occ_error_set(err, OCC_EDAEMON, "cannot connect to Docker at %s: a part of that "
+			      "path is not a directory", path);
+	else if (rc == 0 && !S_ISSOCK(st.st_mode))
+		occ_error_set(err, OCC_EDAEMON, "cannot connect to Docker at %s: it is %s, not a "
+			      "socket", path, file_kind(st.st_mode));
+	else
+		return 0;
+	occ_error_hint(err, "point DOCKER_HOST (or socket: of the host in the state file) at "
+		       "dockerd's unix socket, e.g. unix://%s", OCC_DOCKER_DEFAULT_SOCKET);
 	return err->code;
 }
 
@@ -289,21 +328,36 @@ void occ_docker__http_set_trace(struct occ_docker_http *h, const struct occ_trac
 	h->trace = sink;
 }
 
+/* The path as traced: a build's args (buildargs=, which may hold tokens)
+ * are left out. */
+static char *trace_path(const char *path)
+{
+	const char *args = strstr(path, "buildargs="), *end;
+
+	if (!args)
+		return occ_xstrdup(path);
+	end = strchr(args, '&');
+	return occ_xasprintf("%.*sbuildargs=(not shown)%s", (int)(args - path), path,
+			     end ? end : "");
+}
+
 static void trace(struct occ_docker_http *h, const struct occ_docker_req *req, long status,
 		  uint64_t t0, int ret)
 {
-	char line[1024];
+	char line[1024], *path;
 
 	if (!h->trace || !h->trace->fn)
 		return;
+	path = trace_path(req->path);
 	if (ret)
 		snprintf(line, sizeof(line), "docker: %s %s%s%s -> failed (%llu ms)", req->method,
-			 req->unversioned ? "" : "/v", req->unversioned ? "" : h->api, req->path,
+			 req->unversioned ? "" : "/v", req->unversioned ? "" : h->api, path,
 			 (unsigned long long)(occ_now_ms() - t0));
 	else
 		snprintf(line, sizeof(line), "docker: %s %s%s%s -> %ld (%llu ms)", req->method,
-			 req->unversioned ? "" : "/v", req->unversioned ? "" : h->api, req->path,
+			 req->unversioned ? "" : "/v", req->unversioned ? "" : h->api, path,
 			 status, (unsigned long long)(occ_now_ms() - t0));
+	free(path);
 	h->trace->fn(h->trace->ctx, line);
 }
 
@@ -551,6 +605,9 @@ static int finish(struct xfer *x, CURLcode rc, struct occ_error *err)
 		ret = occ_docker__connect_error(err, h->t.endpoint, occ_docker__fail_kind(rc),
 						(int)os_errno,
 						x->hd->errbuf[0] ? x->hd->errbuf : curl_easy_strerror(rc));
+		/* Not a socket at all: say what it is rather than blame dockerd. */
+		if (!h->t.open_socket && occ_docker__fail_kind(rc) == OCC_DOCKER_FAIL_CONNECT)
+			occ_docker__socket_path_error(err, h->t.socket_path);
 		/* A tunnelled transport knows why (the SSH host is unreachable). */
 		if (h->t.explain)
 			h->t.explain(h->t.ctx, err);
