@@ -286,7 +286,7 @@ START_TEST(test_kill_is_repaired)
 		 "the killed container was not restarted");
 	/* Docker may restart the container (restart policy) before the watcher
 	 * has logged the event it reacted to: wait for the line too. */
-	WAIT_FOR(log_has("kill"), 10000, "the watcher did not log the kill");
+	WAIT_FOR(log_has("kill"), 30000, "the watcher did not log the kill");
 	free(started);
 }
 END_TEST
