@@ -26,7 +26,7 @@
 #
 # playwright-core is installed with npm into /var/cache/occ-test/ (never a
 # browser download). Exit 77 (skipped) without root, a Docker daemon or
-# /usr/bin/chromium. Host port 23120. The base image is e2e-image's
+# /usr/bin/chromium. Host port 23130. The base image is e2e-image's
 # (debian:bookworm-slim, imported by that test).
 set -euo pipefail
 
@@ -35,7 +35,7 @@ ART=$(mkdir -p "${2:-artefacts}" && realpath "${2:-artefacts}")
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 PROJECT=occ-browser-e2e
 REF=occ-browser-e2e:local
-PORT=23120
+PORT=23130
 CHROMIUM=/usr/bin/chromium
 NODE_DIR=/var/cache/occ-test/browser-node
 PLAYWRIGHT=playwright-core@1.65.2
