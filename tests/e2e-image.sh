@@ -13,9 +13,10 @@
 #      credentials, 200 with each user's, /healthz 200 without; server-sent
 #      events and a websocket pass through the front; a disabled
 #      user: 401 for them only; opencode's info (/api/info for 2.x,
-#      /global/health for 1.x) reports the pinned opencode version; a session made through the API survives a recreate, an
-#      image built from another embedded Dockerfile (an older occ) is rebuilt,
-#      and `occ update` moves the service to a new image when a build input
+#      /global/health for 1.x) reports the pinned opencode version; a
+#      session made through the API survives a recreate, an image built
+#      from another embedded Dockerfile (an older occ) is rebuilt, and
+#      `occ update` moves the service to a new image when a build input
 #      changes (health-gated; the session and the logins survive it).
 #   3. Fail closed: the image run without OCC_LOGIN=open (or with another
 #      value) asks for a login even with no accounts; occ refuses a
