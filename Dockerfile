@@ -8,8 +8,18 @@
 # image.build.ca_certs there; it may be empty), installed before anything
 # speaks HTTPS so builds work behind re-signing proxies. The opencode binary
 # comes from the npm registry, pinned by version and by the registry's own
-# dist.integrity (sha512): a mismatch fails the build. To update, take both
-# from `npm view opencode-linux-x64@VERSION dist.integrity` (and -arm64).
+# dist.integrity (sha512): a mismatch fails the build. OPENCODE_VERSION picks
+# it: 2.x (the default) from @opencode/cli-linux-*, 1.x from opencode-linux-*
+# (see fetch-opencode.sh, which holds the pins of the versions occ knows; for
+# another version pass OPENCODE_INTEGRITY_AMD64 (and _AMD64_BASELINE, _ARM64)
+# from `npm view PACKAGE@VERSION dist.integrity`).
+#
+# opencode 2 always asks for its own password (HTTP Basic, user opencode).
+# occ's front owns it: the entrypoint draws a new one at every start, hands
+# it to opencode alone and to nginx's master (a root-only snippet), and nginx
+# sends it on every proxied request after the user's own login. Users never
+# see it; it is in no label, argv, container environment or log, and `occ
+# restart` rotates it.
 #
 # Capabilities: occ creates the container with CapDrop ALL plus only
 #   CHOWN   the entrypoint gives opencode its (volume) directories and occ-auth
@@ -46,9 +56,11 @@ RUN gcc -std=c11 -O2 -Wall -Wextra -Werror -D_FORTIFY_SOURCE=2 -fstack-protector
 # ---- the image ------------------------------------------------------------------
 FROM ${BASE_IMAGE}
 
-ARG OPENCODE_VERSION=1.18.18
-ARG OPENCODE_INTEGRITY_AMD64=sha512-WmeUnhljYJ252wywKTiW4bNDzsas2njpjPUEh0jM6HKNI4vFxJtREtzaWViY4AKEAcOkLWT8Ll17ixvcHz3AnA==
-ARG OPENCODE_INTEGRITY_ARM64=sha512-e8D3g0qJEIzawEg2+ygW3vkZjAYL2ssyAx4GbihjwXwZFvlZZy5zRWWzdz5KLBoHSTl0FB73vNtnNeXONyHpVQ==
+ARG OPENCODE_VERSION=2.2.5
+# Empty: the pin fetch-opencode.sh holds for OPENCODE_VERSION.
+ARG OPENCODE_INTEGRITY_AMD64=
+ARG OPENCODE_INTEGRITY_AMD64_BASELINE=
+ARG OPENCODE_INTEGRITY_ARM64=
 ARG NPM_REGISTRY=https://registry.npmjs.org
 # occ passes its own version for embedded builds.
 ARG OCC_IMAGE_VERSION=0.1.0
@@ -69,7 +81,7 @@ RUN set -e; for f in /tmp/occ-ca/*; do \
 # opencode, verified against the pinned npm integrity before it is unpacked.
 COPY packages/image/fetch-opencode.sh /usr/local/lib/occ/fetch-opencode.sh
 RUN sh /usr/local/lib/occ/fetch-opencode.sh "$OPENCODE_VERSION" "$OPENCODE_INTEGRITY_AMD64" \
-      "$OPENCODE_INTEGRITY_ARM64" "$NPM_REGISTRY"
+      "$OPENCODE_INTEGRITY_AMD64_BASELINE" "$OPENCODE_INTEGRITY_ARM64" "$NPM_REGISTRY"
 
 # Users (below occ's account range 1000+): opencode runs opencode; occ-auth
 # runs occ-authd and alone reads /etc/shadow (group shadow; occ keeps the file
@@ -109,6 +121,8 @@ RUN set -e; chmod 0755 /usr/local/sbin/occ-authd /usr/local/bin/occ-entrypoint; 
     echo '# OCC_PUBLIC_NAMES' >names.map; \
     echo 'default 1;' >peers.geo; \
     printf '%s\n' 'auth_request /.occ-auth;' 'auth_request_set $occ_user $upstream_http_x_occ_user;' >auth.conf; \
+    echo 'proxy_set_header Authorization "";' >opencode-auth.conf; chmod 0600 opencode-auth.conf; \
+    echo 'proxy_pass http://127.0.0.1:4096/global/health;' >opencode-health.conf; \
     nginx -t -q -e stderr
 
 LABEL org.opencontainers.image.title="opencode-cloud" \

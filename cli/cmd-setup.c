@@ -570,7 +570,7 @@ static char *render_new(const struct setup *s)
 		"  # apply and update wait until this answers through the port (any status\n"
 		"  # below 500 counts), and roll an update back when it never does.\n"
 		"  health:\n"
-		"    path: /global/health\n"
+		"    path: /healthz\n"
 		"    timeout: 60s\n\n"
 		"# Who can log in. Only a crypt hash of each password is stored here:\n"
 		"# `occ user add NAME` adds one, `occ user passwd NAME` changes a password.\n");

@@ -12,15 +12,20 @@
 #      no users on loopback: open; two users: 401 without or with wrong
 #      credentials, 200 with each user's, /healthz 200 without; server-sent
 #      events and a websocket pass through the front; a disabled
-#      user: 401 for them only; /global/health reports the pinned opencode
-#      version; a session made through the API survives a recreate, an
-#      image built from another embedded Dockerfile (an older occ) is rebuilt,
-#      and `occ update` moves the service to a new image when a build input
+#      user: 401 for them only; opencode's info (/api/info for 2.x,
+#      /global/health for 1.x) reports the pinned opencode version; a
+#      session made through the API survives a recreate, an image built
+#      from another embedded Dockerfile (an older occ) is rebuilt, and
+#      `occ update` moves the service to a new image when a build input
 #      changes (health-gated; the session and the logins survive it).
 #   3. Fail closed: the image run without OCC_LOGIN=open (or with another
 #      value) asks for a login even with no accounts; occ refuses a
 #      non-loopback bind without users; a build whose opencode download does
 #      not match the pinned integrity fails.
+#
+# OCC_E2E_OPENCODE_VERSION=1.18.18 builds that opencode instead of the
+# Dockerfile's default (image.build.args.OPENCODE_VERSION, as a state file
+# that pinned 1.x does): the same checks, on 1.x's API paths.
 #
 # Only the project occ-img-e2e's containers and volumes are removed at the
 # end; the images stay (they are the build cache). Passwords go to occ on
@@ -144,6 +149,11 @@ write_state() {   # write_state ENV_GEN [BIND]
 	  build:
 	    context: embedded
 	    ca_certs: [$ca_list]
+	EOF
+	if [ -n "${OCC_E2E_OPENCODE_VERSION:-}" ]; then
+		printf '    args:\n      OPENCODE_VERSION: "%s"\n' "$OCC_E2E_OPENCODE_VERSION" >>"$STATE"
+	fi
+	cat >>"$STATE" <<-EOF
 	container:
 	  port: $PORT
 	  bind: ${2:-127.0.0.1}
@@ -152,8 +162,14 @@ write_state() {   # write_state ENV_GEN [BIND]
 	EOF
 }
 
-pinned=$(awk -F= '/^ARG OPENCODE_VERSION=/ { print $2 }' "$SRC/Dockerfile")
+pinned=${OCC_E2E_OPENCODE_VERSION:-$(awk -F= '/^ARG OPENCODE_VERSION=/ { print $2 }' "$SRC/Dockerfile")}
 [ -n "$pinned" ] || fail "no ARG OPENCODE_VERSION in $SRC/Dockerfile"
+# opencode 2 serves its API under /api (its web UI at /); 1.x at /.
+case "$pinned" in
+1.*) API="" INFO=/global/health ;;
+*) API=/api INFO=/api/info ;;
+esac
+echo "== opencode $pinned (API at '${API:-/}', info at $INFO)"
 URL=http://127.0.0.1:$PORT
 
 # ---- no users, loopback: open -----------------------------------------------
@@ -193,28 +209,28 @@ expect_code 401 "/ as a system account" "$URL/" "opencode:"
 expect_code 401 "/ as nobody" "$URL/" "nobody:"
 expect_code 200 "/ as alice" "$URL/" "alice:alice-pw-1"
 expect_code 200 "/ as bob" "$URL/" "bob:bob-pw-2"
-health=$(body "$URL/global/health" "alice:alice-pw-1")
-echo "   /global/health: $health"
+health=$(body "$URL$INFO" "alice:alice-pw-1")
+echo "   $INFO: $health"
 echo "$health" | grep -q "\"version\":\"$pinned\"" || fail "opencode reports '$health', pinned $pinned"
 
 # Server-sent events pass unbuffered: the first event arrives at once.
-events=$(printf 'user = "alice:alice-pw-1"\n' | curl -s -N -m 3 -K - "$URL/event" || true)
-echo "$events" | grep -q '^data:' || fail "no server-sent event from /event within 3 s: '$events'"
-echo "   ok: /event streams ($(echo "$events" | head -1 | cut -c1-60))"
+events=$(printf 'user = "alice:alice-pw-1"\n' | curl -s -N -m 3 -K - "$URL$API/event" || true)
+echo "$events" | grep -q '^data:' || fail "no server-sent event from $API/event within 3 s: '$events'"
+echo "   ok: $API/event streams ($(echo "$events" | head -1 | cut -c1-60))"
 
 # Websockets are upgraded: a terminal (POST /pty) and its /connect socket.
-pty=$(body "$URL/pty" "alice:alice-pw-1" -X POST -H 'Content-Type: application/json' -d '{}' |
+pty=$(body "$URL$API/pty" "alice:alice-pw-1" -X POST -H 'Content-Type: application/json' -d '{}' |
 	grep -o '"id":"[^"]*"' | head -1 | cut -d'"' -f4) || true
-[ -n "$pty" ] || fail "POST /pty made no terminal"
+[ -n "$pty" ] || fail "POST $API/pty made no terminal"
 auth=$(printf '%s' "alice:alice-pw-1" | base64 -w0)
 exec 3<>"/dev/tcp/127.0.0.1/$PORT"
-printf 'GET /pty/%s/connect HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n' \
-	"$pty" "$auth" >&3
+printf 'GET %s/pty/%s/connect HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n' \
+	"$API" "$pty" "$auth" >&3
 status_line=$(timeout 5 head -n 1 <&3 | tr -d '\r') || true
 exec 3>&-
 case "$status_line" in
 "HTTP/1.1 101"*) echo "   ok: websocket upgrade: $status_line" ;;
-*) fail "websocket upgrade of /pty/$pty/connect: '$status_line'" ;;
+*) fail "websocket upgrade of $API/pty/$pty/connect: '$status_line'" ;;
 esac
 
 step "a disabled user"
@@ -227,9 +243,9 @@ expect_code 200 "/ as alice" "$URL/" "alice:alice-pw-1"
 
 step "data across a recreate"
 title="e2e-$$-$RANDOM"
-body "$URL/session" "alice:alice-pw-1" -X POST -H 'Content-Type: application/json' \
-	-d "{\"title\":\"$title\"}" >/dev/null || fail "POST /session"
-body "$URL/session" "alice:alice-pw-1" | grep -q "\"$title\"" || fail "GET /session lacks the new session"
+body "$URL$API/session" "alice:alice-pw-1" -X POST -H 'Content-Type: application/json' \
+	-d "{\"title\":\"$title\"}" >/dev/null || fail "POST $API/session"
+body "$URL$API/session" "alice:alice-pw-1" | grep -q "\"$title\"" || fail "GET $API/session lacks the new session"
 before=$(docker inspect -f '{{.Id}}' "$PROJECT")
 sed -i 's/E2E_GEN: "1"/E2E_GEN: "2"/' "$STATE"
 t0=$(now)
@@ -238,7 +254,7 @@ echo "   recreate to healthy: $(since "$t0")"
 grep -E " done \(|is healthy \(" "$WORK/apply.log" | sed 's/^/   /'
 after=$(docker inspect -f '{{.Id}}' "$PROJECT")
 [ "$before" != "$after" ] || fail "changing container.env did not recreate the container"
-body "$URL/session" "alice:alice-pw-1" | grep -q "\"$title\"" || fail "the session is gone after the recreate"
+body "$URL$API/session" "alice:alice-pw-1" | grep -q "\"$title\"" || fail "the session is gone after the recreate"
 echo "   ok: session '$title' survived"
 expect_code 401 "/ as disabled bob after the recreate" "$URL/" "bob:bob-pw-2"
 
@@ -259,7 +275,7 @@ grep -q "build image $REF.* done" "$WORK/apply.log" || fail "occ apply did not r
 	fail "the container does not run the image $REF now names"
 [ "$(docker image inspect -f '{{index .Config.Labels "dev.opencode-cloud.embedded-context"}}' "$REF")" = "$label" ] ||
 	fail "the rebuilt image has another label"
-body "$URL/session" "alice:alice-pw-1" | grep -q "\"$title\"" || fail "the session is gone after the upgrade"
+body "$URL$API/session" "alice:alice-pw-1" | grep -q "\"$title\"" || fail "the session is gone after the upgrade"
 "$OCC" diff --exit-code -f "$STATE" >/dev/null || fail "not converged after the rebuild"
 echo "   ok: rebuilt, data kept, converged"
 docker rmi "$relabelled" >/dev/null   # untagged now; it would pin the old layers
@@ -279,7 +295,7 @@ t0=$(now)
 echo "   update to healthy: $(since "$t0")"
 [ "$(docker inspect -f '{{.Image}}' "$PROJECT")" != "$old_image" ] ||
 	fail "occ update left the container on its old image"
-body "$URL/session" "alice:alice-pw-1" | grep -q "\"$title\"" || fail "the session is gone after occ update"
+body "$URL$API/session" "alice:alice-pw-1" | grep -q "\"$title\"" || fail "the session is gone after occ update"
 expect_code 401 "/ as disabled bob after occ update" "$URL/" "bob:bob-pw-2"
 "$OCC" update --check -f "$STATE" >/dev/null || fail "occ update --check: not current after the update"
 echo "   ok: updated, data and logins kept"
@@ -322,7 +338,8 @@ cat >"$bad" <<-EOF
 	  build:
 	    context: embedded
 	    ca_certs: [$ca_list]
-	    args: {OPENCODE_INTEGRITY_AMD64: sha512-AAAA, OPENCODE_INTEGRITY_ARM64: sha512-AAAA}
+	    args: {OPENCODE_INTEGRITY_AMD64: sha512-AAAA, OPENCODE_INTEGRITY_AMD64_BASELINE: sha512-AAAA,
+	           OPENCODE_INTEGRITY_ARM64: sha512-AAAA}
 	container:
 	  port: $RAW_PORT
 	EOF

@@ -145,8 +145,14 @@ container:
   health: {path: /healthz, timeout: 300s}
 EOF
 URL=http://127.0.0.1:$PORT
-# Checks that reach opencode use its API (/session): its / proxies the web UI
-# from the Internet, whose delays are not the front's.
+# Checks that reach opencode use its API (/session): 1.x's / proxies the web
+# UI from the Internet, whose delays are not the front's; opencode 2 serves
+# its API under /api (and its UI on every other path, so a check of
+# /session would not reach the API there).
+case "$(awk -F= '/^ARG OPENCODE_VERSION=/ { print $2 }' "$SRC/Dockerfile")" in
+1.*) API="" TEXT_PLAIN_OK=200 ;;
+*) API=/api TEXT_PLAIN_OK=415 ;;
+esac
 
 # ---- the image, through occ ---------------------------------------------------------
 
@@ -167,7 +173,7 @@ docker tag "$REF" "$PROJECT:cache"
 # ---- open mode: DNS rebinding, CSRF, websocket hijacking -----------------------------
 
 step "open mode: Host and Origin"
-sid=$(curl -sf -m 10 -X POST -H 'Content-Type: application/json' --data '{}' "$URL/session" |
+sid=$(curl -sf -m 10 -X POST -H 'Content-Type: application/json' --data '{}' "$URL$API/session" |
 	grep -o '"id":"[^"]*"' | head -1 | cut -d'"' -f4) || true
 [ -n "$sid" ] || fail "POST /session with a correct Host made no session"
 ok "POST /session (Host 127.0.0.1:$PORT, JSON, no Origin) -> session $sid"
@@ -176,7 +182,7 @@ ok "POST /session (Host 127.0.0.1:$PORT, JSON, no Origin) -> session $sid"
 # resolving to 127.0.0.1, runs a shell command through opencode.
 got=$(curl -s -m 10 -o /dev/null -w '%{http_code}' -X POST -H "Host: rebind.evil.example:$PORT" \
 	-H 'Content-Type: application/json' --data '{"agent":"build","command":"id > /tmp/x"}' \
-	"http://127.0.0.1:$PORT/session/$sid/shell") || true
+	"http://127.0.0.1:$PORT$API/session/$sid/shell") || true
 [ "$got" = 421 ] || fail "DNS rebinding (Host: rebind.evil.example): HTTP $got, expected 421"
 sleep 1
 docker exec "$PROJECT" test ! -e /tmp/x || fail "the rebinding request ran its command (/tmp/x exists)"
@@ -184,14 +190,19 @@ ok "DNS rebinding: POST /session/$sid/shell with Host rebind.evil.example -> 421
 # The control: the same request under a name the front serves runs (so the
 # 421 above is what stopped it).
 got=$(curl -s -m 30 -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: application/json' \
-	--data '{"agent":"build","command":"id > /tmp/x"}' "http://127.0.0.1:$PORT/session/$sid/shell") || true
-[ "$got" = 200 ] || fail "the shell request with Host 127.0.0.1: HTTP $got, expected 200"
+	--data '{"agent":"build","command":"id > /tmp/x"}' "http://127.0.0.1:$PORT$API/session/$sid/shell") || true
+# (1.x answers when the command is done, 200; opencode 2 at once, 204.)
+case "$got" in 200 | 204) ;; *) fail "the shell request with Host 127.0.0.1: HTTP $got, expected 200 or 204" ;; esac
+for _ in $(seq 1 50); do
+	docker exec "$PROJECT" test -s /tmp/x && break
+	sleep 0.2
+done
 docker exec "$PROJECT" test -s /tmp/x || fail "the shell request with Host 127.0.0.1 did not run"
-ok "control: the same request with Host 127.0.0.1:$PORT -> 200, ran as $(docker exec "$PROJECT" cut -d' ' -f1 /tmp/x)"
+ok "control: the same request with Host 127.0.0.1:$PORT -> $got, ran as $(docker exec "$PROJECT" cut -d' ' -f1 /tmp/x)"
 
 # The probe's blind CSRF: a cross-origin simple request.
 got=$(curl -s -m 10 -o /dev/null -w '%{http_code}' -X POST -H 'Content-Type: text/plain' \
-	-H 'Origin: http://evil.example' --data '{}' "http://127.0.0.1:$PORT/session") || true
+	-H 'Origin: http://evil.example' --data '{}' "http://127.0.0.1:$PORT$API/session") || true
 [ "$got" = 403 ] || fail "CSRF (text/plain POST, Origin http://evil.example): HTTP $got, expected 403"
 ok "CSRF: POST /session text/plain from Origin http://evil.example -> 403"
 
@@ -199,34 +210,35 @@ expect 421 "GET / with Host evil.example" "$URL/" "" -H "Host: evil.example"
 expect 421 "GET / without a Host (HTTP/1.0)" "$URL/" "" -0 -H "Host:"
 expect 200 "/healthz with Host evil.example (probed by IP)" "$URL/healthz" "" -H "Host: 10.9.8.7"
 [ "$(curl -s -m 5 -H 'Host: evil.example' "$URL/healthz")" = ok ] || fail "/healthz says more than 'ok'"
-expect 403 "GET /session with Origin http://evil.example" "$URL/session" "" -H "Origin: http://evil.example"
-expect 403 "GET /session with Origin null" "$URL/session" "" -H "Origin: null"
-expect 403 "GET /session with Origin http://localhost.evil.example:$PORT" "$URL/session" "" \
+expect 403 "GET /session with Origin http://evil.example" "$URL$API/session" "" -H "Origin: http://evil.example"
+expect 403 "GET /session with Origin null" "$URL$API/session" "" -H "Origin: null"
+expect 403 "GET /session with Origin http://localhost.evil.example:$PORT" "$URL$API/session" "" \
 	-H "Origin: http://localhost.evil.example:$PORT"
-expect 403 "GET /session with Sec-Fetch-Site: cross-site" "$URL/session" "" -H "Sec-Fetch-Site: cross-site"
-expect 200 "GET /session with Host localhost:$PORT, Origin http://localhost:$PORT" "$URL/session" "" \
+expect 403 "GET /session with Sec-Fetch-Site: cross-site" "$URL$API/session" "" -H "Sec-Fetch-Site: cross-site"
+expect 200 "GET /session with Host localhost:$PORT, Origin http://localhost:$PORT" "$URL$API/session" "" \
 	-H "Host: localhost:$PORT" -H "Origin: http://localhost:$PORT" -H "Sec-Fetch-Site: same-origin"
-expect 200 "GET /session with Host [::1]:8080 (a forward), Origin http://[::1]:8080" "$URL/session" "" \
+expect 200 "GET /session with Host [::1]:8080 (a forward), Origin http://[::1]:8080" "$URL$API/session" "" \
 	-H "Host: [::1]:8080" -H "Origin: http://[::1]:8080"
-expect 200 "POST /session JSON with Origin http://127.0.0.1:$PORT" "$URL/session" "" \
+expect 200 "POST /session JSON with Origin http://127.0.0.1:$PORT" "$URL$API/session" "" \
 	-X POST -H 'Content-Type: application/json' -H "Origin: http://127.0.0.1:$PORT" --data '{}'
-expect 200 "POST /session text/plain with Origin https://LOCALHOST" "$URL/session" "" \
+# The front lets it through; opencode 2 itself takes JSON only (415).
+expect "$TEXT_PLAIN_OK" "POST /session text/plain with Origin https://LOCALHOST" "$URL$API/session" "" \
 	-X POST -H 'Content-Type: text/plain' -H "Origin: https://LOCALHOST" --data '{}'
-expect 200 "POST /session JSON without Origin (an API client)" "$URL/session" "" \
+expect 200 "POST /session JSON without Origin (an API client)" "$URL$API/session" "" \
 	-X POST -H 'Content-Type: application/json; charset=utf-8' --data '{}'
-expect 403 "POST /session text/plain without Origin" "$URL/session" "" \
+expect 403 "POST /session text/plain without Origin" "$URL$API/session" "" \
 	-X POST -H 'Content-Type: text/plain' --data '{}'
-expect 403 "POST /session form data without Origin" "$URL/session" "" -X POST --data 'a=b'
+expect 403 "POST /session form data without Origin" "$URL$API/session" "" -X POST --data 'a=b'
 
-pty=$(curl -sf -m 10 -X POST -H 'Content-Type: application/json' --data '{}' "$URL/pty" |
+pty=$(curl -sf -m 10 -X POST -H 'Content-Type: application/json' --data '{}' "$URL$API/pty" |
 	grep -o '"id":"[^"]*"' | head -1 | cut -d'"' -f4) || true
 [ -n "$pty" ] || fail "POST /pty made no terminal"
-line=$(ws_status "$PORT" "/pty/$pty/connect" "127.0.0.1:$PORT" "http://evil.example")
+line=$(ws_status "$PORT" "$API/pty/$pty/connect" "127.0.0.1:$PORT" "http://evil.example")
 case "$line" in
 "HTTP/1.1 403"*) ok "websocket /pty/$pty/connect from Origin http://evil.example -> 403" ;;
 *) fail "websocket from a foreign Origin: '$line', expected 403" ;;
 esac
-line=$(ws_status "$PORT" "/pty/$pty/connect" "localhost:$PORT" "http://localhost:$PORT")
+line=$(ws_status "$PORT" "$API/pty/$pty/connect" "localhost:$PORT" "http://localhost:$PORT")
 case "$line" in
 "HTTP/1.1 101"*) ok "websocket /pty/$pty/connect from Origin http://localhost:$PORT -> 101" ;;
 *) fail "websocket from our own Origin: '$line', expected 101" ;;
@@ -252,7 +264,7 @@ case "$out" in
 "HTTP/1.1 403"*|*refused*) ok "http://$ip:3000/ from another container: $out" ;;
 *) fail "http://$ip:3000/ from another container: '$out', expected 403 or refused" ;;
 esac
-expect 200 "the published port 127.0.0.1:$PORT still (GET /session)" "$URL/session"
+expect 200 "the published port 127.0.0.1:$PORT still (GET /session)" "$URL$API/session"
 
 # ---- exactly occ's capabilities, port 80, OCC_PUBLIC_NAMES, root-owned mountpoints ---------
 
@@ -267,12 +279,12 @@ docker run -d --name "$PROJECT-caps" --label "$LABEL" --init --cap-drop ALL \
 LOGS_OF=$PROJECT-caps
 wait_healthy "$PROJECT-caps" 60
 C=http://127.0.0.1:$CAPS_PORT
-expect 200 "port 80 without NET_BIND_SERVICE: GET /session" "$C/session"
-expect 200 "Host opencode.example, Origin https://opencode.example" "$C/session" "" \
+expect 200 "port 80 without NET_BIND_SERVICE: GET /session" "$C$API/session"
+expect 200 "Host opencode.example, Origin https://opencode.example" "$C$API/session" "" \
 	-H "Host: opencode.example" -H "Origin: https://opencode.example"
-expect 200 "Host [2001:db8::1]:443" "$C/session" "" -H "Host: [2001:db8::1]:443"
-expect 200 "Host 10.1.2.3" "$C/session" "" -H "Host: 10.1.2.3"
-expect 421 "Host opencode.example.evil" "$C/session" "" -H "Host: opencode.example.evil"
+expect 200 "Host [2001:db8::1]:443" "$C$API/session" "" -H "Host: [2001:db8::1]:443"
+expect 200 "Host 10.1.2.3" "$C$API/session" "" -H "Host: 10.1.2.3"
+expect 421 "Host opencode.example.evil" "$C$API/session" "" -H "Host: opencode.example.evil"
 [ "$(stat -c %u "$WORK/cache")" = 990 ] || fail "the root-owned 0700 mountpoint was not given to opencode"
 [ "$(stat -c %u "$WORK/ws")" = 990 ] || fail "the root-owned workspace was not given to opencode"
 ok "root-owned mountpoints (0700) given to opencode with CHOWN only"
@@ -288,15 +300,15 @@ step "two users"
 user_add alice 'alice-pw-1'
 user_add bob 'bob-pw-2'
 wait_healthy "$PROJECT" 60
-expect 401 "/session without credentials" "$URL/session"
+expect 401 "/session without credentials" "$URL$API/session"
 t_logs=$(date +%s)
-expect 401 "/session as an unknown user" "$URL/session" "mallory$$:x"
-expect 401 "/session as alice with a wrong password" "$URL/session" "alice:wrong$$"
-expect 401 "/session as alice with a wrong password, again" "$URL/session" "alice:wrong$$"
-expect 200 "/session as alice" "$URL/session" "alice:alice-pw-1"
-expect 200 "/session as bob" "$URL/session" "bob:bob-pw-2"
-expect 421 "/session as alice with Host evil.example" "$URL/session" "alice:alice-pw-1" -H "Host: evil.example"
-expect 403 "/ as alice, text/plain POST from Origin http://evil.example" "$URL/session" "alice:alice-pw-1" \
+expect 401 "/session as an unknown user" "$URL$API/session" "mallory$$:x"
+expect 401 "/session as alice with a wrong password" "$URL$API/session" "alice:wrong$$"
+expect 401 "/session as alice with a wrong password, again" "$URL$API/session" "alice:wrong$$"
+expect 200 "/session as alice" "$URL$API/session" "alice:alice-pw-1"
+expect 200 "/session as bob" "$URL$API/session" "bob:bob-pw-2"
+expect 421 "/session as alice with Host evil.example" "$URL$API/session" "alice:alice-pw-1" -H "Host: evil.example"
+expect 403 "/ as alice, text/plain POST from Origin http://evil.example" "$URL$API/session" "alice:alice-pw-1" \
 	-X POST -H 'Content-Type: text/plain' -H 'Origin: http://evil.example' --data '{}'
 sleep 1
 docker logs --since "$t_logs" "$PROJECT" >"$WORK/fail.log" 2>&1
@@ -313,7 +325,7 @@ step "8 parallel wrong-password loops for 20 s"
 loop() {   # loop CREDENTIALS: at most 20 s and 400 attempts
 	local end=$((SECONDS + 20)) n=0
 	while ((SECONDS < end && n < 400)); do
-		printf 'user = "%s"\n' "$1" | curl -s -m 10 -o /dev/null -K - "$URL/session" || true
+		printf 'user = "%s"\n' "$1" | curl -s -m 10 -o /dev/null -K - "$URL$API/session" || true
 		n=$((n + 1))
 	done
 }

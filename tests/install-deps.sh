@@ -13,6 +13,7 @@ pkgs=(
 	docker.io busybox-static iproute2 openssh-server openssh-client procps util-linux
 	systemd libxml2-utils
 	debootstrap
+	chromium
 )
 missing=()
 for p in "${pkgs[@]}"; do

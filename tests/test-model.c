@@ -979,7 +979,7 @@ START_TEST(test_examples_content)
 	ck_assert_int_eq(local->users[0].pw_source, OCC_PW_HASH);
 	ck_assert_int_eq(local->users[1].pw_source, OCC_PW_FILE);
 	ck_assert_int_eq(local->users[2].pw_source, OCC_PW_ENV);
-	ck_assert_str_eq(local->container.health.path, "/global/health");
+	ck_assert_str_eq(local->container.health.path, "/healthz");
 	ck_assert(!local->volumes_default);
 	ck_assert_uint_eq(multi->n_hosts, 3);
 	ck_assert_ptr_null(multi->hosts[0].address);

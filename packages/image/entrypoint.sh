@@ -38,6 +38,10 @@ as() {   # as USER COMMAND...: run a command as USER (groups from /etc/group)
 
 # ---- the environment, validated -------------------------------------------------
 
+# The opencode version fetch-opencode.sh installed: 2.x and 1.x differ in
+# their health path.
+oc_version=$(cat /usr/local/lib/occ/opencode-version 2>/dev/null || echo unknown)
+
 port=${OCC_LISTEN_PORT:-3000}
 if ! [[ $port =~ ^[1-9][0-9]{0,4}$ ]] || ((port > 65535)); then
 	die "OCC_LISTEN_PORT must be a port number from 1 to 65535, not '${port:0:80}'"
@@ -107,7 +111,30 @@ else
 		"auth_request_set \$occ_user \$upstream_http_x_occ_user;" | write_snippet auth.conf
 	login="required (occ-authd)"
 fi
-echo "occ-entrypoint: port $port, login $login, names: localhost 127.0.0.1 [::1]${names[*]:+ ${names[*]}}" >&2
+echo "occ-entrypoint: opencode $oc_version, port $port, login $login, names: localhost 127.0.0.1 [::1]${names[*]:+ ${names[*]}}" >&2
+
+# ---- opencode's own password -------------------------------------------------------
+
+# opencode 2 always asks for a password (HTTP Basic, user opencode); 1.x asks
+# when one is set. A new one at every start, 32 random bytes, never written
+# anywhere but into nginx's snippet as the header value: root:root 0600, read
+# by nginx's master alone (it runs as root; workers get the configuration
+# from it). opencode gets it in its own environment (below), not in the
+# container's (docker inspect) and not in any argv (ps). Nothing prints it.
+# Rotation is a restart (`occ restart`): the browser never held it.
+oc_password=$(head -c 32 /dev/urandom | base64 -w0 | tr -d '=+/')
+((${#oc_password} >= 40)) || die "cannot draw opencode's password from /dev/urandom"
+(
+	umask 077
+	printf 'proxy_set_header Authorization "Basic %s";\n' \
+		"$(printf 'opencode:%s' "$oc_password" | base64 -w0)" >"$SNIPPETS/opencode-auth.conf.tmp"
+)
+mv -f "$SNIPPETS/opencode-auth.conf.tmp" "$SNIPPETS/opencode-auth.conf"
+case "$oc_version" in
+1.*) health=/global/health ;;
+*) health=/api/info ;;
+esac
+printf 'proxy_pass http://127.0.0.1:%d%s;\n' "$OPENCODE_PORT" "$health" | write_snippet opencode-health.conf
 
 # ---- opencode's directories ----------------------------------------------------------
 
@@ -190,12 +217,18 @@ for i in $(seq 1 50); do
 done
 
 # The container's environment (provider API keys, proxies, TZ) passes on to
-# opencode, without occ's own variables.
-setpriv --reuid=opencode --regid=opencode --init-groups --inh-caps=-all --no-new-privs \
-	env -u OCC_LOGIN -u OCC_LISTEN_PORT -u OCC_PUBLIC_NAMES -C "$HOME_DIR/workspace" \
-	HOME="$HOME_DIR" USER=opencode LOGNAME=opencode \
-	opencode serve --hostname 127.0.0.1 --port "$OPENCODE_PORT" &
+# opencode, without occ's own variables. Its password is exported in a
+# subshell that execs setpriv: an environment variable of that process alone,
+# never an argument.
+(
+	export OPENCODE_SERVER_PASSWORD=$oc_password OPENCODE_SERVER_USERNAME=opencode
+	exec setpriv --reuid=opencode --regid=opencode --init-groups --inh-caps=-all --no-new-privs \
+		env -u OCC_LOGIN -u OCC_LISTEN_PORT -u OCC_PUBLIC_NAMES -C "$HOME_DIR/workspace" \
+		HOME="$HOME_DIR" USER=opencode LOGNAME=opencode \
+		opencode serve --hostname 127.0.0.1 --port "$OPENCODE_PORT"
+) &
 pids+=($!)
+unset oc_password
 nginx -e stderr &
 pids+=($!)
 
