@@ -8,7 +8,7 @@
  * tree is packed with tar (--numeric-owner: the image must not depend on this
  * machine's user names).
  *
- * Everything lives in one private directory (0700, under $TMPDIR or
+ * Everything lives in one new directory (0755, under $TMPDIR or
  * /var/tmp: a root filesystem is ~200 MB, too much for a small /tmp tmpfs),
  * which is also the tool's TMPDIR, so whatever it leaves goes with the
  * directory. The removal never crosses into another file system: debootstrap
@@ -159,10 +159,48 @@ static void free_env(char **env)
 	free(env);
 }
 
+/* The child starts with no blocked signals and default dispositions: occ
+ * may ignore SIGPIPE or block signals in its threads, and apt, run by the
+ * tool, waits for its own children and writes to pipes. */
+static void default_signals(posix_spawnattr_t *at)
+{
+	static const int sigs[] = { SIGPIPE, SIGCHLD, SIGINT, SIGTERM, SIGHUP, SIGQUIT,
+				    SIGUSR1, SIGUSR2, SIGALRM };
+	sigset_t def, none;
+
+	sigemptyset(&def);
+	sigemptyset(&none);
+	for (size_t i = 0; i < OCC_ARRAY_SIZE(sigs); i++)
+		sigaddset(&def, sigs[i]);
+	posix_spawnattr_init(at);
+	posix_spawnattr_setsigdefault(at, &def);
+	posix_spawnattr_setsigmask(at, &none);
+	posix_spawnattr_setflags(at, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+}
+
+/* Close in the child every descriptor the parent left inheritable (some
+ * libraries open sockets without O_CLOEXEC): the tool's own pipes must get
+ * low numbers, as mmdebstrap hands them to dash as `>&N`, which takes one
+ * digit only. */
+static void close_inherited(posix_spawn_file_actions_t *fa)
+{
+	long max = sysconf(_SC_OPEN_MAX);
+
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (int fd = 3; fd < max; fd++) {
+		int fl = fcntl(fd, F_GETFD);
+
+		if (fl >= 0 && !(fl & FD_CLOEXEC))
+			posix_spawn_file_actions_addclose(fa, fd);
+	}
+}
+
 static int spawn(pid_t *pid, int *out_fd, char *const argv[], const char *tmpdir,
 		 struct occ_error *err)
 {
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
 	int fds[2], rc;
 	char **env;
 
@@ -174,9 +212,12 @@ static int spawn(pid_t *pid, int *out_fd, char *const argv[], const char *tmpdir
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
 	posix_spawn_file_actions_adddup2(&fa, fds[1], 2);
+	close_inherited(&fa);
+	default_signals(&at);
 	env = child_env(tmpdir);
-	rc = posix_spawn(pid, argv[0], &fa, NULL, argv, env);
+	rc = posix_spawn(pid, argv[0], &fa, &at, argv, env);
 	free_env(env);
+	posix_spawnattr_destroy(&at);
 	posix_spawn_file_actions_destroy(&fa);
 	close(fds[1]);
 	if (rc != 0) {
@@ -318,6 +359,9 @@ static int make_dir(char **out, struct occ_error *err)
 		free(dir);
 		return occ_error_errno(err, OCC_EIO, e, "cannot make a directory under %s", base);
 	}
+	/* Traversable: apt, run by the tool, downloads as the user _apt into a
+	 * directory under this one (nothing secret here: a public Debian). */
+	chmod(dir, 0755);
 	*out = dir;
 	return 0;
 }

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# tests/e2e-base.sh OCC - the first `occ apply` works without a container
+# registry: occ makes the embedded Dockerfile's base image (debian:
+# bookworm-slim) from this machine's Debian mirror and reuses it.
+#
+# Runs on a Docker daemon of its own (tests/lab/private-dockerd.sh, TAG
+# occbase: its own data root, so removing the base there disturbs no other
+# test), started with an unreachable proxy for its pulls (HTTPS_PROXY=
+# 127.0.0.1:9): no registry is reachable, whatever the machine has. That
+# daemon runs with --iptables=false, so this test gives its bridge NAT and
+# forwarding for the build's apt-get and npm downloads (rules tagged
+# occ-e2e-base, removed at the end).
+#
+#   1. occ apply of an embedded build: the progress says why and with what
+#      the base is made, the base has the label dev.opencode-cloud.base, the
+#      service answers /healthz on 127.0.0.1:23120; the durations printed by
+#      occ (tool, import) and the whole apply are reported.
+#   2. occ apply again: nothing to do, no base made.
+#   3. an apply of another image ref builds again (from the cache): the base
+#      is found, not made again.
+#
+# Exit 77 (skipped) without root, dockerd, iptables or mmdebstrap/debootstrap.
+set -euo pipefail
+
+OCC=$(realpath "${1:?usage: e2e-base.sh OCC_BINARY}")
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+LAB=$SRC/tests/lab/private-dockerd.sh
+TAG=occbase
+BRIDGE=occf-$TAG
+PROJECT=occ-base-e2e
+PORT=23120
+BASE=debian:bookworm-slim
+RULE=(-m comment --comment occ-e2e-base)
+
+if [ "$(id -u)" != 0 ] || ! command -v dockerd >/dev/null || ! command -v iptables >/dev/null; then
+	echo "e2e-base: skipped: needs root, dockerd and iptables" >&2
+	exit 77
+fi
+if ! command -v mmdebstrap >/dev/null && ! command -v debootstrap >/dev/null; then
+	echo "e2e-base: skipped: needs mmdebstrap or debootstrap (tests/install-deps.sh)" >&2
+	exit 77
+fi
+
+WORK=$(mktemp -d /tmp/occ-base-e2e.XXXXXX)
+export XDG_CONFIG_HOME=$WORK/config XDG_DATA_HOME=$WORK/data XDG_STATE_HOME=$WORK/state
+export DOCKER_HOST=unix:///run/occ-fault-$TAG/docker.sock
+STATE=$WORK/state.yaml
+NET=""
+
+nat() {   # nat -D: remove the bridge's masquerading and forwarding
+	[ -n "$NET" ] || return 0
+	iptables -t nat "$1" POSTROUTING -s "$NET" ! -o "$BRIDGE" -j MASQUERADE "${RULE[@]}"
+	iptables "$1" FORWARD -i "$BRIDGE" -j ACCEPT "${RULE[@]}"
+	iptables "$1" FORWARD -o "$BRIDGE" -m conntrack --ctstate RELATED,ESTABLISHED \
+		-j ACCEPT "${RULE[@]}"
+}
+cleanup() {
+	nat -D 2>/dev/null || true
+	bash "$LAB" purge "$TAG" >/dev/null 2>&1 || true
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "e2e-base: FAIL: $*" >&2
+	docker logs --tail 30 "$PROJECT" 2>&1 | sed 's/^/  | /' >&2 || true
+	exit 1
+}
+step() { echo "== $*"; }
+now() { date +%s.%N; }
+secs() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+
+# ---- a daemon of its own, without a registry ---------------------------------
+
+step "private dockerd $TAG, pulls through an unreachable proxy"
+bash "$LAB" purge "$TAG" >/dev/null 2>&1 || true
+HTTPS_PROXY=http://127.0.0.1:9 HTTP_PROXY=http://127.0.0.1:9 NO_PROXY= \
+	bash "$LAB" start "$TAG" >/dev/null || fail "cannot start the private dockerd"
+NET=$(ip -4 -o addr show dev "$BRIDGE" | awk '{ print $4 }')
+NET=$(python3 -c 'import ipaddress, sys; print(ipaddress.ip_interface(sys.argv[1]).network)' "$NET")
+[ -n "$NET" ] || fail "no address on $BRIDGE"
+# -I: ahead of the shared daemon's DOCKER-USER and isolation chains
+iptables -t nat -I POSTROUTING -s "$NET" ! -o "$BRIDGE" -j MASQUERADE "${RULE[@]}"
+iptables -I FORWARD -i "$BRIDGE" -j ACCEPT "${RULE[@]}"
+iptables -I FORWARD -o "$BRIDGE" -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT "${RULE[@]}"
+! docker image inspect "$BASE" >/dev/null 2>&1 || fail "$BASE is already on the new daemon"
+if docker pull "$BASE" >/dev/null 2>&1; then
+	fail "the private daemon can pull $BASE: a registry is reachable"
+fi
+
+cat >"$STATE" <<EOF
+version: 1
+name: $PROJECT
+image:
+  ref: $PROJECT:local
+  build: {context: embedded}
+container:
+  port: $PORT
+  health: {path: /healthz, timeout: 180s}
+EOF
+
+# ---- 1. the first apply makes the base ---------------------------------------
+
+step "occ apply (the base is missing; no registry)"
+t0=$(now)
+"$OCC" -f "$STATE" apply --yes >"$WORK/apply1.log" 2>&1 ||
+	{ tail -40 "$WORK/apply1.log" >&2; fail "the first apply failed"; }
+total=$(secs "$t0")
+grep -E "base image $BASE cannot be pulled \(no registry reachable\): making it from [a-z]+://[^ ]+ with (mmdebstrap|debootstrap) \(~1 min, once\)" \
+	"$WORK/apply1.log" >/dev/null || { cat "$WORK/apply1.log" >&2; fail "no line saying the base is made"; }
+grep -q "^ *I: " "$WORK/apply1.log" ||
+	fail "the tool's progress lines were not shown"
+made=$(grep -o 'made with [a-z]* in [0-9]* s' "$WORK/apply1.log" | head -1)
+imported=$(grep -o "imported $BASE in [0-9.]* s" "$WORK/apply1.log" | head -1)
+label=$(docker image inspect -f '{{index .Config.Labels "dev.opencode-cloud.base"}}' "$BASE") ||
+	fail "$BASE is not on the daemon after the apply"
+case $label in mmdebstrap|debootstrap) ;; *) fail "$BASE has no occ label (got '$label')";; esac
+code=$(curl -s -m 5 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/healthz") || true
+[ "$code" = 200 ] || fail "/healthz answered '$code', not 200"
+echo "   base: $made; $imported; label $label; first apply healthy after $total s"
+
+# ---- 2. again: nothing to do -------------------------------------------------
+
+step "occ apply again: no changes, no base made"
+base_id=$(docker image inspect -f '{{.Id}}' "$BASE")
+"$OCC" -f "$STATE" apply --yes >"$WORK/apply2.log" 2>&1 || fail "the second apply failed"
+! grep -q "making it" "$WORK/apply2.log" || fail "the second apply made the base again"
+
+# ---- 3. another build reuses the base ----------------------------------------
+
+step "a build of another ref finds the base"
+sed -i "s/ref: $PROJECT:local/ref: $PROJECT:second/" "$STATE"
+t0=$(now)
+"$OCC" -f "$STATE" apply --yes >"$WORK/apply3.log" 2>&1 ||
+	{ tail -30 "$WORK/apply3.log" >&2; fail "the third apply failed"; }
+! grep -q "making it" "$WORK/apply3.log" || fail "the third apply made the base again"
+docker image inspect "$PROJECT:second" >/dev/null 2>&1 || fail "$PROJECT:second was not built"
+[ "$(docker image inspect -f '{{.Id}}' "$BASE")" = "$base_id" ] || fail "the base changed"
+echo "   rebuilt from the cache with the base kept, healthy after $(secs "$t0") s"
+
+echo "e2e-base: ok"
