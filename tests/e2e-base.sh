@@ -11,6 +11,8 @@
 # forwarding for the build's apt-get and npm downloads (rules tagged
 # occ-e2e-base, removed at the end).
 #
+#   0. with OCC_BASE_MIRROR pointing at a closed port: the apply fails with
+#      an error and a hint naming that mirror, no image, no directory left.
 #   1. occ apply of an embedded build: the progress says why and with what
 #      the base is made, the base has the label dev.opencode-cloud.base, the
 #      service answers /healthz on 127.0.0.1:23120; the durations printed by
@@ -98,6 +100,22 @@ container:
   port: $PORT
   health: {path: /healthz, timeout: 180s}
 EOF
+
+# ---- 0. a mirror that fails --------------------------------------------------
+
+step "a mirror that does not answer: an error naming it, nothing left behind"
+left() { find /var/tmp -maxdepth 1 -name 'occ-base.*' 2>/dev/null | sort; }
+before=$(left)
+if OCC_BASE_MIRROR=http://127.0.0.1:9/debian "$OCC" -f "$STATE" apply --yes \
+	>"$WORK/apply0.log" 2>&1; then
+	fail "the apply with a dead mirror succeeded"
+fi
+grep -q "base image $BASE cannot be pulled (no registry reachable) and was not made here: cannot make a Debian bookworm root filesystem from http://127.0.0.1:9/debian: " \
+	"$WORK/apply0.log" || { cat "$WORK/apply0.log" >&2; fail "the error does not name the mirror"; }
+grep -q "^hint: check that http://127.0.0.1:9/debian answers" "$WORK/apply0.log" ||
+	fail "no hint about the mirror"
+! docker image inspect "$BASE" >/dev/null 2>&1 || fail "a base was imported anyway"
+[ "$(left)" = "$before" ] || fail "a temporary directory was left in /var/tmp"
 
 # ---- 1. the first apply makes the base ---------------------------------------
 

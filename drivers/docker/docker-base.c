@@ -168,20 +168,29 @@ static int make_base(struct occ_docker *dk, const char *ref, const char *suite,
 	o.mirror = mirror;
 	o.gzip = remote;
 	o.tool_path = tool_path;
-	msg = occ_xasprintf("base image %s %s (no registry reachable): making it %sfrom %s%s "
-			    "with %s (~1 min, once)", ref,
-			    remote ? "is missing there and cannot be pulled" : "cannot be pulled",
-			    remote ? "here " : "", mirror,
-			    found || (env && *env) ? "" : " (no apt source for it here)",
-			    tool ? tool : "mmdebstrap");
+	if (remote)
+		msg = occ_xasprintf("base image %s is missing on %s and cannot be pulled there (no "
+				    "registry reachable): making it here from %s%s with %s and "
+				    "sending it (~1 min, once)", ref,
+				    occ_docker__http_endpoint(dk->http), mirror,
+				    found || (env && *env) ? "" : " (no apt source for it here)",
+				    tool ? tool : "mmdebstrap");
+	else
+		msg = occ_xasprintf("base image %s cannot be pulled (no registry reachable): making "
+				    "it from %s%s with %s (~1 min, once)", ref, mirror,
+				    found || (env && *env) ? "" : " (no apt source for it here)",
+				    tool ? tool : "mmdebstrap");
 	say(dk, msg);
 	free(msg);
 	ret = occ_docker__rootfs_make(&r, &o, err);
 	if (ret == OCC_EGENERIC || ret == OCC_ETIMEOUT)
-		occ_error_hint(err, "check that %s answers (apt-get update uses it), or load %s "
-			       "with docker load", mirror, ref);
-	if (ret)
+		occ_error_hint(err, "check that %s answers (apt-get update uses it; OCC_BASE_MIRROR "
+			       "names another), or load %s with docker load", mirror, ref);
+	if (ret) {
+		occ_error_prefix(err, "base image %s cannot be pulled (no registry reachable) and "
+				 "was not made here", ref);
 		goto out;
+	}
 	t1 = occ_now_ms();
 	msg = occ_xasprintf("made with %s in %.0f s; importing it as %s", r.tool,
 			    (double)(t1 - t0) / 1000, ref);
