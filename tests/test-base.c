@@ -404,6 +404,44 @@ START_TEST(test_rootfs_ok)
 }
 END_TEST
 
+/* debootstrap: argv is --variant=minbase SUITE TARGET MIRROR; occ packs the
+ * tree with tar. Needs root (refused clearly without it). */
+START_TEST(test_rootfs_debootstrap)
+{
+	char *dir = tmp_dir(), *tmp = occ_xasprintf("%s/tmp", dir), *path, *cmd;
+	struct occ_rootfs_opts o = { .suite = "bookworm", .mirror = "http://m.example/debian" };
+	struct occ_rootfs r = { 0 };
+	struct occ_error err;
+	int ret;
+
+	ck_assert_int_eq(mkdir(tmp, 0700), 0);
+	setenv("TMPDIR", tmp, 1);
+	path = occ_xasprintf("%s/fake-debootstrap", dir);
+	put(dir, "fake-debootstrap", "#!/bin/sh\n[ \"$1\" = --variant=minbase ] || exit 9\n"
+	    "mkdir -p \"$3/etc\" && head -c 2000000 /dev/zero > \"$3/etc/big\"\n");
+	ck_assert_int_eq(chmod(path, 0755), 0);
+	o.tool_path = path;
+	ret = occ_docker__rootfs_make(&r, &o, &err);
+	if (geteuid() != 0) {
+		ck_assert_int_eq(ret, OCC_EPERM);
+		ck_assert_msg(strstr(err.hint, "mmdebstrap"), "%s", err.hint);
+	} else {
+		ck_assert_msg(ret == 0, "%s", err.msg);
+		ck_assert_str_eq(r.tool, "debootstrap");
+		cmd = occ_xasprintf("tar -tvf '%s' | grep -q ' 0/0 .* ./etc/big$'", r.tarball);
+		ck_assert_msg(system(cmd) == 0, "numeric owners, etc/big in %s", r.tarball);
+		free(cmd);
+		occ_docker__rootfs_release(&r);
+	}
+	ck_assert_uint_eq(entries(tmp), 0);
+	unsetenv("TMPDIR");
+	rm_rf(dir);
+	free(path);
+	free(tmp);
+	free(dir);
+}
+END_TEST
+
 static const struct { const char *body, *want; int code; } fail_cases[] = {
 	{ "echo 'I: downloading'; echo 'E: cannot reach the mirror' >&2; mkdir \"$TMPDIR/x\"; exit 1",
 	  "mmdebstrap exited with status 1: I: downloading | E: cannot reach the mirror",
@@ -472,6 +510,7 @@ static Suite *base_suite(void)
 	tc = tcase_create("tool");
 	tcase_add_test(tc, test_rootfs_ok);
 	tcase_add_loop_test(tc, test_rootfs_fails, 0, OCC_ARRAY_SIZE(fail_cases));
+	tcase_add_test(tc, test_rootfs_debootstrap);
 	tcase_add_test(tc, test_rootfs_no_tool);
 	suite_add_tcase(s, tc);
 	return s;
