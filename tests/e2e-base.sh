@@ -15,13 +15,14 @@
 #      an error and a hint naming that mirror, no image, no directory left.
 #   1. occ apply of an embedded build: the progress says why and with what
 #      the base is made, the base has the label dev.opencode-cloud.base, the
-#      service answers /healthz on 127.0.0.1:23120; the durations printed by
+#      service answers /healthz on 127.0.0.1:23140; the durations printed by
 #      occ (tool, import) and the whole apply are reported.
 #   2. occ apply again: nothing to do, no base made.
 #   3. an apply of another image ref builds again (from the cache): the base
 #      is found, not made again.
 #
 # Exit 77 (skipped) without root, dockerd, iptables or mmdebstrap/debootstrap.
+# Host port 23140.
 set -euo pipefail
 
 OCC=$(realpath "${1:?usage: e2e-base.sh OCC_BINARY}")
@@ -30,7 +31,7 @@ LAB=$SRC/tests/lab/private-dockerd.sh
 TAG=occbase
 BRIDGE=occf-$TAG
 PROJECT=occ-base-e2e
-PORT=23120
+PORT=23140
 BASE=debian:bookworm-slim
 RULE=(-m comment --comment occ-e2e-base)
 
