@@ -20,6 +20,11 @@
 #   2. occ apply again: nothing to do, no base made.
 #   3. an apply of another image ref builds again (from the cache): the base
 #      is found, not made again.
+#   4. a remote host over SSH (a lab host of its own: tests/lab/remote.sh
+#      with OCC_LAB_DIR=/run/occ-lab-base, host 17) without the base: occ
+#      makes it here and imports it there over the connection (labelled);
+#      OCC_E2E_BASE_REMOTE=0 leaves this step out, and it is skipped when the
+#      lab cannot start.
 #
 # Exit 77 (skipped) without root, dockerd, iptables or mmdebstrap/debootstrap.
 # Host port 23140.
@@ -49,6 +54,9 @@ export XDG_CONFIG_HOME=$WORK/config XDG_DATA_HOME=$WORK/data XDG_STATE_HOME=$WOR
 export DOCKER_HOST=unix:///run/occ-fault-$TAG/docker.sock
 STATE=$WORK/state.yaml
 NET=""
+LAB_DIR=/run/occ-lab-base   # a lab of its own beside tests/lab/remote.sh's
+LAB_HOST=17
+LAB_STARTED=""
 
 nat() {   # nat -D: remove the bridge's masquerading and forwarding
 	[ -n "$NET" ] || return 0
@@ -59,6 +67,10 @@ nat() {   # nat -D: remove the bridge's masquerading and forwarding
 }
 cleanup() {
 	nat -D 2>/dev/null || true
+	if [ -n "$LAB_STARTED" ]; then
+		OCC_LAB_DIR=$LAB_DIR bash "$SRC/tests/lab/remote.sh" stop >/dev/null 2>&1 || true
+		rmdir "$LAB_DIR" 2>/dev/null || true
+	fi
 	bash "$LAB" purge "$TAG" >/dev/null 2>&1 || true
 	rm -rf "$WORK"
 }
@@ -156,5 +168,59 @@ t0=$(now)
 docker image inspect "$PROJECT:second" >/dev/null 2>&1 || fail "$PROJECT:second was not built"
 [ "$(docker image inspect -f '{{.Id}}' "$BASE")" = "$base_id" ] || fail "the base changed"
 echo "   rebuilt from the cache with the base kept, healthy after $(secs "$t0") s"
+
+# ---- 4. a remote host: made here, sent over the SSH connection -------------------
+
+remote_step() {
+	local env kh addr sock key r
+	step "a remote host without the base (SSH lab host $LAB_HOST): made here, sent over SSH"
+	if ! OCC_LAB_DIR=$LAB_DIR OCC_LAB_FIRST=$LAB_HOST bash "$SRC/tests/lab/remote.sh" start 1 \
+		>"$WORK/lab.log" 2>&1; then
+		echo "   skipped: the SSH lab does not start here:"; tail -3 "$WORK/lab.log" | sed 's/^/   | /'
+		return 0
+	fi
+	LAB_STARTED=1
+	env=$LAB_DIR/remote.env
+	addr=$(bash -c ". '$env'; echo \$OCC_LAB_R${LAB_HOST}_ADDR")
+	sock=$(bash -c ". '$env'; echo \$OCC_LAB_R${LAB_HOST}_SOCKET")
+	kh=$(bash -c ". '$env'; echo \"\$OCC_LAB_R${LAB_HOST}_KNOWN_HOSTS\"")
+	key=$(bash -c ". '$env'; echo \$OCC_LAB_KEY")
+	r="docker -H unix://$sock"
+	# its data root outlives the lab: start from a daemon without the base
+	$r rmi -f "$BASE" "$PROJECT-remote:local" >/dev/null 2>&1 || true
+	mkdir -p "$WORK/home/.ssh"
+	echo "$kh" >"$WORK/home/.ssh/known_hosts"
+	cat >"$WORK/remote.yaml" <<EOT
+version: 1
+name: $PROJECT-remote
+image:
+  ref: $PROJECT-remote:local
+  build: {context: embedded}
+container:
+  port: $PORT
+hosts:
+  - name: lab
+    address: $addr
+    user: root
+    identity: $key
+    socket: $sock
+EOT
+	t0=$(now)
+	# The lab's namespaces reach no network: the build stops at its first
+	# download once the base is there; only the base step is checked.
+	HOME=$WORK/home "$OCC" -f "$WORK/remote.yaml" apply --yes >"$WORK/remote.log" 2>&1 || true
+	grep -E "base image $BASE is missing on host 'lab' \(ssh://root@$addr:22\) and cannot be pulled there \(no registry reachable\): making it here from [a-z]+://[^ ]+ with (mmdebstrap|debootstrap) and sending it" \
+		"$WORK/remote.log" >/dev/null || { cat "$WORK/remote.log" >&2; fail "no line saying the base is made for the remote host"; }
+	label=$($r image inspect -f '{{index .Config.Labels "dev.opencode-cloud.base"}}' "$BASE") ||
+		{ cat "$WORK/remote.log" >&2; fail "$BASE is not on the remote daemon"; }
+	case $label in mmdebstrap|debootstrap) ;; *) fail "the remote $BASE has no occ label";; esac
+	echo "   $(grep -o 'made with [a-z]* in [0-9]* s' "$WORK/remote.log" | head -1);" \
+		"$(grep -o "imported $BASE in [0-9.]* s" "$WORK/remote.log" | head -1) over SSH;" \
+		"base step and build attempt $(secs "$t0") s"
+	# what the build attempt left there (its data root stays on disk)
+	$r rmi -f "$BASE" >/dev/null 2>&1 || true
+	$r image prune -af >/dev/null 2>&1 || true
+}
+[ "${OCC_E2E_BASE_REMOTE:-1}" = 0 ] || remote_step
 
 echo "e2e-base: ok"
