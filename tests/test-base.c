@@ -443,9 +443,11 @@ START_TEST(test_rootfs_debootstrap)
 END_TEST
 
 static const struct { const char *body, *want; int code; } fail_cases[] = {
-	{ "echo 'I: downloading'; echo 'E: cannot reach the mirror' >&2; mkdir \"$TMPDIR/x\"; exit 1",
-	  "mmdebstrap exited with status 1: I: downloading | E: cannot reach the mirror",
-	  OCC_EGENERIC },
+	{ "echo 'I: downloading'; echo 'E: cannot reach the mirror' >&2; echo 'E: failed'; "
+	  "mkdir \"$TMPDIR/x\"; exit 1",
+	  "mmdebstrap exited with status 1: E: cannot reach the mirror", OCC_EGENERIC },
+	{ "echo one; echo two; echo three; echo four; exit 2",
+	  "mmdebstrap exited with status 2: two | three | four", OCC_EGENERIC },
 	{ "echo 'I: ok'; exit 0", "left no root filesystem tarball", OCC_EGENERIC },
 	{ "kill -9 $$", "killed by signal 9", OCC_EGENERIC },
 };

@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,40 +149,68 @@ out:
 	return ret;
 }
 
+static void sayf(struct occ_docker *dk, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void sayf(struct occ_docker *dk, const char *fmt, ...)
+{
+	va_list ap;
+	char buf[1024];
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	say(dk, buf);
+}
+
+/* The mirror to make the base from: OCC_BASE_MIRROR, else apt's. *found:
+ * whether it is not the default. Caller frees. */
+static char *pick_mirror(const char *suite, bool *found)
+{
+	const char *env = getenv("OCC_BASE_MIRROR");
+	char *mirror = NULL;
+
+	*found = occ_docker__mirror_find(&mirror, OCC_BASE_APT_DIR, suite);
+	if (env && *env) {
+		free(mirror);
+		mirror = occ_xstrdup(env);
+		*found = true;
+	}
+	return mirror;
+}
+
+/* Why and how, before the minute or two it takes. */
+static void announce(struct occ_docker *dk, const char *ref, const char *mirror, bool found,
+		     const char *tool)
+{
+	const char *note = found ? "" : " (no apt source for it here)";
+
+	if (is_remote(dk))
+		sayf(dk, "base image %s is missing on %s and cannot be pulled there (no registry "
+		     "reachable): making it here from %s%s with %s and sending it (~1 min, once)",
+		     ref, occ_docker__http_endpoint(dk->http), mirror, note, tool);
+	else
+		sayf(dk, "base image %s cannot be pulled (no registry reachable): making it from "
+		     "%s%s with %s (~1 min, once)", ref, mirror, note, tool);
+}
+
 /* Make ref from the mirror and import it. */
 static int make_base(struct occ_docker *dk, const char *ref, const char *suite,
 		     struct occ_error *err)
 {
 	struct occ_rootfs_opts o = { .suite = suite, .line = say_line, .ctx = dk };
 	struct occ_rootfs r = { 0 };
-	char *mirror = NULL, *tool_path = NULL, *msg;
-	const char *tool = occ_docker__rootfs_tool(&tool_path), *env = getenv("OCC_BASE_MIRROR");
-	bool remote = is_remote(dk), found;
+	char *tool_path = NULL;
+	const char *tool = occ_docker__rootfs_tool(&tool_path);
+	bool found;
+	char *mirror = pick_mirror(suite, &found);
 	uint64_t t0 = occ_now_ms(), t1;
 	int ret;
 
-	found = occ_docker__mirror_find(&mirror, OCC_BASE_APT_DIR, suite);
-	if (env && *env) {
-		free(mirror);
-		mirror = occ_xstrdup(env);
-	}
 	o.mirror = mirror;
-	o.gzip = remote;
+	o.gzip = is_remote(dk);              /* it crosses a network */
 	o.tool_path = tool_path;
-	if (remote)
-		msg = occ_xasprintf("base image %s is missing on %s and cannot be pulled there (no "
-				    "registry reachable): making it here from %s%s with %s and "
-				    "sending it (~1 min, once)", ref,
-				    occ_docker__http_endpoint(dk->http), mirror,
-				    found || (env && *env) ? "" : " (no apt source for it here)",
-				    tool ? tool : "mmdebstrap");
-	else
-		msg = occ_xasprintf("base image %s cannot be pulled (no registry reachable): making "
-				    "it from %s%s with %s (~1 min, once)", ref, mirror,
-				    found || (env && *env) ? "" : " (no apt source for it here)",
-				    tool ? tool : "mmdebstrap");
-	say(dk, msg);
-	free(msg);
+	if (tool)                            /* else rootfs_make says none is installed */
+		announce(dk, ref, mirror, found, tool);
 	ret = occ_docker__rootfs_make(&r, &o, err);
 	if (ret == OCC_EGENERIC || ret == OCC_ETIMEOUT)
 		occ_error_hint(err, "check that %s answers (apt-get update uses it; OCC_BASE_MIRROR "
@@ -192,17 +221,12 @@ static int make_base(struct occ_docker *dk, const char *ref, const char *suite,
 		goto out;
 	}
 	t1 = occ_now_ms();
-	msg = occ_xasprintf("made with %s in %.0f s; importing it as %s", r.tool,
-			    (double)(t1 - t0) / 1000, ref);
-	say(dk, msg);
-	free(msg);
+	sayf(dk, "made with %s in %.0f s; importing it as %s", r.tool, (double)(t1 - t0) / 1000,
+	     ref);
 	ret = import(dk, ref, &r, err);
-	if (!ret) {
-		msg = occ_xasprintf("imported %s in %.1f s (label %s=%s)", ref,
-				    (double)(occ_now_ms() - t1) / 1000, OCC_BASE_LABEL, r.tool);
-		say(dk, msg);
-		free(msg);
-	}
+	if (!ret)
+		sayf(dk, "imported %s in %.1f s (label %s=%s)", ref,
+		     (double)(occ_now_ms() - t1) / 1000, OCC_BASE_LABEL, r.tool);
 out:
 	occ_docker__rootfs_release(&r);
 	free(tool_path);

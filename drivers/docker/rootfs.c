@@ -87,6 +87,7 @@ struct out_lines {
 	bool cut;                                 /* dropping the rest of a long line */
 	char tail[OCC_ROOTFS_TAIL_LINES][OCC_ROOTFS_MAX_LINE + 1];
 	size_t n_tail;                            /* lines ever kept (ring index) */
+	char first_err[OCC_ROOTFS_MAX_LINE + 1];  /* the first "E: " line: the cause */
 	const struct occ_rootfs_opts *o;
 };
 
@@ -97,6 +98,8 @@ static void line_end(struct out_lines *l)
 		if (l->o->line)
 			l->o->line(l->o->ctx, l->cur);
 		memcpy(l->tail[l->n_tail++ % OCC_ROOTFS_TAIL_LINES], l->cur, l->len + 1);
+		if (!l->first_err[0] && occ_starts_with(l->cur, "E: "))
+			memcpy(l->first_err, l->cur, l->len + 1);
 	}
 	l->len = 0;
 	l->cut = false;
@@ -116,10 +119,16 @@ static void lines_feed(struct out_lines *l, const char *data, size_t n)
 	}
 }
 
-/* The last few lines, for an error message: "a | b | c". */
+/* For an error message: the tool's first error line (its later ones say
+ * that it failed), else its last few lines: "a | b | c". */
 static void lines_tail(const struct out_lines *l, struct occ_strbuf *sb, size_t max)
 {
 	size_t n = l->n_tail < max ? l->n_tail : max;
+
+	if (l->first_err[0]) {
+		occ_strbuf_adds(sb, l->first_err);
+		return;
+	}
 
 	for (size_t i = l->n_tail - n; i < l->n_tail; i++) {
 		if (sb->len)
