@@ -83,7 +83,8 @@ static void local_arch(char *out, size_t cap)
 	snprintf(out, cap, "unknown");
 	if (uname(&u) != 0)
 		return;
-	snprintf(out, cap, "%s", u.machine);
+	if (snprintf(out, cap, "%s", u.machine) >= (int)cap)
+		snprintf(out, cap, "unknown");
 	for (size_t i = 0; i < OCC_ARRAY_SIZE(map); i++)
 		if (strcmp(u.machine, map[i][0]) == 0)
 			snprintf(out, cap, "%s", map[i][1]);
