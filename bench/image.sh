@@ -22,7 +22,7 @@
 #                          usage minus its page cache: the opencode binary's
 #                          file pages are not in it)
 #   idle RSS               at the same moment, the sum of the VmRSS of the
-#                          container's processes (`docker top NAME -eo rss`;
+#                          container's processes (`docker top NAME -eo pid,rss`;
 #                          file pages of the binary included)
 #
 # Cold build without touching anyone's cache (the daemon is shared; `docker
@@ -184,7 +184,7 @@ print("%.1f" % (float(v) * {"B": 1 / 2**20, "KiB": 1 / 1024, "MiB": 1, "GiB": 10
 # rss TAG: the sum of the VmRSS of the container's processes, in MiB (file
 # pages of the opencode binary included; shared pages counted once a process).
 rss() {
-	docker top "$prefix-$1" -eo rss | awk 'NR > 1 { k += $1 } END { printf "%.1f\n", k / 1024 }'
+	docker top "$prefix-$1" -eo pid,rss | awk 'NR > 1 { k += $2 } END { printf "%.1f\n", k / 1024 }'
 }
 
 declare -A cold_wall cold_build size idle idle_rss
