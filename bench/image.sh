@@ -98,6 +98,7 @@ say() { echo "bench/image: $*" >&2; }
 
 cleanup() {
 	trap - EXIT INT TERM
+	set +e +o pipefail   # remove all there is to remove, whatever fails
 	local p ids vols imgs t s
 	for s in "${samplers[@]}"; do kill "$s" 2>/dev/null || true; done
 	for t in "${TAGS[@]}"; do
@@ -116,7 +117,7 @@ cleanup() {
 	docker images -aq --no-trunc | sort -u |
 		xargs -r docker image inspect -f '{{.Created}} {{.Id}} {{json .ContainerConfig.Cmd}}' 2>/dev/null |
 		grep -F "\"OCC_IMAGE_VERSION=$label_version\"" | sort -r | cut -d' ' -f2 |
-		while read -r id; do docker rmi "$id" >/dev/null 2>&1 || true; done
+		while read -r id; do docker rmi "$id" >/dev/null 2>&1 || true; done || true
 	rm -rf "$work"
 }
 trap cleanup EXIT
