@@ -19,8 +19,7 @@
 #   idle memory            `docker stats --no-stream` MemUsage of the container
 #                          IDLE_SECONDS (default 60) after it became healthy,
 #                          nothing talking to it (Docker's figure: the cgroup's
-#                          usage minus its page cache: the opencode binary's
-#                          file pages are not in it)
+#                          usage minus its inactive file pages)
 #   idle RSS               at the same moment, the sum of the VmRSS of the
 #                          container's processes (`docker top NAME -eo pid,rss`;
 #                          file pages of the binary included)
