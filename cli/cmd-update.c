@@ -338,6 +338,7 @@ static int restore_db(struct occ_cli *cli, struct upd *u, size_t n)
 	int ret = 0;
 
 	for (size_t i = 0; i < n; i++) {
+		uint64_t t0 = occ_now_ms();
 		bool restored = false;
 
 		if (!u[i].snapshot)
@@ -348,9 +349,13 @@ static int restore_db(struct occ_cli *cli, struct upd *u, size_t n)
 			occ_cli_print_error(cli, &u[i].err);
 			ret = OCC_EXIT_ERROR;
 		} else if (!cli->quiet && !cli->json) {
-			fprintf(stderr, "%s: %s\n", u[i].tg->name, restored ?
-				"opencode's database is back as it was before the update (snapshot)" :
-				"the new version never ran: opencode's database was not touched");
+			if (restored)
+				fprintf(stderr, "%s: opencode's database is back as it was before the "
+					"update (snapshot, %.1f s)\n", u[i].tg->name,
+					(double)(occ_now_ms() - t0) / 1000.0);
+			else
+				fprintf(stderr, "%s: the new version never ran: opencode's database "
+					"was not touched\n", u[i].tg->name);
 		}
 	}
 	return ret;
