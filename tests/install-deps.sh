@@ -12,7 +12,7 @@ pkgs=(
 	python3 python3-jsonschema python3-yaml
 	docker.io busybox-static iproute2 openssh-server openssh-client procps util-linux
 	systemd libxml2-utils
-	debootstrap
+	debootstrap mmdebstrap
 	chromium
 )
 missing=()

@@ -86,9 +86,8 @@ static int on_data(void *ctx, const char *data, size_t n, struct occ_error *err)
 	return occ_docker__lines_feed(&s->lines, data, n, err);
 }
 
-/* Send req; the answer's status and streamed error become err. */
-static int run_stream(struct occ_docker *dk, struct occ_docker_req *req, const char *what,
-		      const char *ref, struct occ_error *err)
+int occ_docker__image_stream(struct occ_docker *dk, struct occ_docker_req *req,
+			     const char *what, const char *ref, struct occ_error *err)
 {
 	struct image_stream s = { .dk = dk };
 	struct occ_docker_resp resp;
@@ -138,20 +137,27 @@ static void pull_query(struct occ_strbuf *sb, const char *ref)
 	free(name);
 }
 
-int occ_docker__pull(struct occ_docker *dk, const struct occ_state *desired,
-		     struct occ_error *err)
+int occ_docker__pull_ref(struct occ_docker *dk, const char *ref, struct occ_error *err)
 {
 	struct occ_strbuf path = OCC_STRBUF_INIT;
 	struct occ_docker_req req = { .method = "POST" };
 	int ret;
 
-	pull_query(&path, desired->image.ref);
+	pull_query(&path, ref);
 	req.path = path.buf;
-	ret = run_stream(dk, &req, "pull", desired->image.ref, err);
+	ret = occ_docker__image_stream(dk, &req, "pull", ref, err);
+	occ_strbuf_release(&path);
+	return ret;
+}
+
+int occ_docker__pull(struct occ_docker *dk, const struct occ_state *desired,
+		     struct occ_error *err)
+{
+	int ret = occ_docker__pull_ref(dk, desired->image.ref, err);
+
 	if (ret == OCC_EAPI)
 		occ_error_hint(err, "check the image reference and access to its registry; "
 			       "with image.pull: never occ uses a local image only");
-	occ_strbuf_release(&path);
 	return ret;
 }
 
@@ -276,7 +282,11 @@ int occ_docker__build(struct occ_docker *dk, const struct occ_state *desired,
 	char *path = NULL;
 	int ret;
 
-	ret = occ_docker__build_context(&tar, b, err);
+	/* The embedded Dockerfile's base is made here when no registry has it
+	 * (docker-base.c); a user's own Dockerfile is left to the builder. */
+	ret = b->embedded ? occ_docker__ensure_base(dk, b, err) : 0;
+	if (!ret)
+		ret = occ_docker__build_context(&tar, b, err);
 	if (ret) {
 		occ_error_prefix(err, "cannot build image '%s'", desired->image.ref);
 		return ret;
@@ -290,7 +300,7 @@ int occ_docker__build(struct occ_docker *dk, const struct occ_state *desired,
 	req.path = path;
 	req.read_body = read_tar;
 	req.read_ctx = tar;
-	ret = run_stream(dk, &req, "build", desired->image.ref, err);
+	ret = occ_docker__image_stream(dk, &req, "build", desired->image.ref, err);
 	if (ret == OCC_EAPI && b->embedded)
 		occ_error_hint(err, "the build output above names the failing step; behind a "
 			       "TLS-intercepting proxy, list its CA certificates in image.build.ca_certs");

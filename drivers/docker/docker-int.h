@@ -476,6 +476,20 @@ int occ_docker__build(struct occ_docker *dk, const struct occ_state *desired,
 		      struct occ_error *err);
 int occ_docker__pull(struct occ_docker *dk, const struct occ_state *desired,
 		     struct occ_error *err);
+/* Pull ref (progress to the sink); no hint added to err. */
+int occ_docker__pull_ref(struct occ_docker *dk, const char *ref, struct occ_error *err);
+/* Send req (pull, build, import) and decode its JSON-lines answer as it
+ * arrives: progress to the sink; a non-200 status or an error in the stream
+ * becomes OCC_EAPI "cannot <what> image '<ref>': ...". Sets req's on_data,
+ * data_ctx and timeout (none). */
+int occ_docker__image_stream(struct occ_docker *dk, struct occ_docker_req *req,
+			     const char *what, const char *ref, struct occ_error *err);
+/* Before an embedded build: make sure its base image (BASE_IMAGE) is on the
+ * daemon; pull it, or make it from the Debian mirror when no registry is
+ * reachable (docker-base.c, docker-base.h). */
+struct occ_image_build;
+int occ_docker__ensure_base(struct occ_docker *dk, const struct occ_image_build *b,
+			    struct occ_error *err);
 
 /* The last lines a container printed, both streams, at most max bytes. */
 void occ_docker__tail_output(struct occ_docker *dk, const char *container, int lines,

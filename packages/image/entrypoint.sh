@@ -122,8 +122,10 @@ echo "occ-entrypoint: opencode $oc_version, port $port, login $login, names: loc
 # from it). opencode gets it in its own environment (below), not in the
 # container's (docker inspect) and not in any argv (ps). Nothing prints it.
 # Rotation is a restart (`occ restart`): the browser never held it.
-oc_password=$(head -c 32 /dev/urandom | base64 -w0 | tr -d '=+/')
-((${#oc_password} >= 40)) || die "cannot draw opencode's password from /dev/urandom"
+# Hex, so its length never depends on the bytes drawn (base64 with its
+# '+' and '/' removed was short now and then, and stopped the start).
+oc_password=$(od -An -v -tx1 -N32 /dev/urandom | tr -d ' \n')
+[[ $oc_password =~ ^[0-9a-f]{64}$ ]] || die "cannot draw opencode's password from /dev/urandom"
 (
 	umask 077
 	printf 'proxy_set_header Authorization "Basic %s";\n' \
