@@ -68,9 +68,11 @@ ARG OCC_IMAGE_VERSION=0.1.0
 ENV DEBIAN_FRONTEND=noninteractive LANG=C.UTF-8
 
 # Packages first (plain-HTTP Debian mirror; no HTTPS needed yet), then the CAs.
-# curl brings libssl3, which occ-authd needs.
+# curl brings libssl3, which occ-authd needs; sqlite3 is how `occ update`
+# snapshots opencode's database before a version change (SQLite's online
+# backup, run in the container).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends ca-certificates curl nginx-light \
+ && apt-get install -y --no-install-recommends ca-certificates curl nginx-light sqlite3 \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 COPY .occ-ca-certificates/ /tmp/occ-ca/
 RUN set -e; for f in /tmp/occ-ca/*; do \
@@ -124,6 +126,13 @@ RUN set -e; chmod 0755 /usr/local/sbin/occ-authd /usr/local/bin/occ-entrypoint; 
     echo 'proxy_set_header Authorization "";' >opencode-auth.conf; chmod 0600 opencode-auth.conf; \
     echo 'proxy_pass http://127.0.0.1:4096/global/health;' >opencode-health.conf; \
     nginx -t -q -e stderr
+
+# Test hook, for tests/e2e-upgrade.sh only: OCC_TEST_UNHEALTHY=1 builds an
+# image whose /healthz never passes while opencode itself runs (so occ
+# update's health gate fails after the new opencode has opened its data).
+# Empty by default: nothing is written.
+ARG OCC_TEST_UNHEALTHY=
+RUN if [ -n "$OCC_TEST_UNHEALTHY" ]; then touch /usr/local/lib/occ/test-unhealthy; fi
 
 LABEL org.opencontainers.image.title="opencode-cloud" \
       org.opencontainers.image.version="${OCC_IMAGE_VERSION}" \

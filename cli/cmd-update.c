@@ -27,6 +27,16 @@
  * a second --rollback goes forward again. Hosts are updated together: a
  * failure on any of them rolls all of them back.
  *
+ * opencode's database. When the new image runs another opencode version
+ * (its OCC_DOCKER_LABEL_OPENCODE_VERSION differs from the running image's),
+ * the database is snapshot in the running container before anything is
+ * touched (occ_docker_db_snapshot: SQLite's online backup); no snapshot, no
+ * update. When the new version then fails its health gate, the snapshot is
+ * put back in its stopped container (occ_docker_db_restore) before the
+ * rollback's recreate starts the old version: opencode 2 migrates a 1.x
+ * database one way, so the old version must not open what the new one left.
+ * --rollback on request does not restore the database.
+ *
  * With image.pull: always, the next apply pulls image.ref again and so
  * undoes a rollback; update --rollback says so.
  */
@@ -63,6 +73,8 @@ struct upd {
 	char *old_prev_id;      /* what prev_tag named before this update, or NULL */
 	bool tagged_prev;       /* prev_tag was moved to the running image */
 	bool replaced;          /* image.ref was moved to a new image */
+	char *new_id;           /* the image image.ref names after fetch_new */
+	bool snapshot;          /* opencode's database was snapshot by this update */
 };
 
 static int on_update_opt(void *ctx, int opt, const char *arg)
@@ -182,6 +194,7 @@ static void upd_release(struct upd *u)
 	free(u->new_version);
 	free(u->prev_tag);
 	free(u->old_prev_id);
+	free(u->new_id);
 }
 
 static void print_status(struct occ_cli *cli, const struct upd *u)
@@ -263,8 +276,89 @@ static int fetch_new(struct occ_cli *cli, struct upd *u)
 			fprintf(stderr, "%s: image '%s' is now %.12s (was %.12s)\n", u->tg->name,
 				u->tg->eff->image.ref, short_id(new_id), short_id(keep));
 	}
-	free(new_id);
+	u->new_id = new_id;
 	return 0;
+}
+
+static char *opencode_version(struct occ_driver *d, const char *image, struct occ_error *err)
+{
+	char *v = NULL;
+
+	if (image && occ_docker_image_label(d, image, OCC_DOCKER_LABEL_OPENCODE_VERSION, &v, err))
+		occ_error_clear(err);   /* gone or unreadable: no version to compare */
+	return v;
+}
+
+/*
+ * The new image runs another opencode version than the container does:
+ * snapshot opencode's database first (docker-db.c), since a new major
+ * version migrates it one way. No container or no database yet: nothing to
+ * keep. A container that is not running, or a failed snapshot, stops the
+ * update before the service is touched.
+ */
+static int snapshot_db(struct occ_cli *cli, struct upd *u)
+{
+	struct occ_driver *d = u->tg->driver;
+	char *from = NULL, *to = NULL;
+	uint64_t t0 = occ_now_ms();
+	int ret = 0;
+
+	if (!u->replaced || !u->run_id)
+		return 0;
+	from = opencode_version(d, u->run_id, &u->err);
+	to = opencode_version(d, u->new_id, &u->err);
+	if (occ_streq(from, to))
+		goto out;
+	ret = occ_docker_db_snapshot(d, u->tg->eff->name, u->new_id, &u->snapshot, &u->err);
+	if (ret) {
+		occ_error_prefix(&u->err, "%s", u->tg->name);
+		occ_error_hint(&u->err, "opencode %s -> %s migrates its database one way: occ "
+			       "snapshots it first, in the running container ('occ start')",
+			       from ? from : "(unknown)", to ? to : "(unknown)");
+	} else if (!cli->quiet && !cli->json) {
+		if (u->snapshot)
+			fprintf(stderr, "%s: opencode %s -> %s: database snapshot taken "
+				"(occ-pre-update.db on the data volume, %.1f s)\n", u->tg->name,
+				from ? from : "(unknown)", to ? to : "(unknown)",
+				(double)(occ_now_ms() - t0) / 1000.0);
+		else
+			fprintf(stderr, "%s: opencode %s -> %s: no database yet, no snapshot\n",
+				u->tg->name, from ? from : "(unknown)", to ? to : "(unknown)");
+	}
+out:
+	free(from);
+	free(to);
+	return ret;
+}
+
+/* The new version did not come up: put the snapshot back in its stopped
+ * container before the rollback's recreate starts the old version. */
+static int restore_db(struct occ_cli *cli, struct upd *u, size_t n)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		uint64_t t0 = occ_now_ms();
+		bool restored = false;
+
+		if (!u[i].snapshot)
+			continue;
+		if (occ_docker_db_restore(u[i].tg->driver, u[i].tg->eff->name, u[i].new_id,
+					  &restored, &u[i].err)) {
+			occ_error_prefix(&u[i].err, "%s", u[i].tg->name);
+			occ_cli_print_error(cli, &u[i].err);
+			ret = OCC_EXIT_ERROR;
+		} else if (!cli->quiet && !cli->json) {
+			if (restored)
+				fprintf(stderr, "%s: opencode's database is back as it was before the "
+					"update (snapshot, %.1f s)\n", u[i].tg->name,
+					(double)(occ_now_ms() - t0) / 1000.0);
+			else
+				fprintf(stderr, "%s: the new version never ran: opencode's database "
+					"was not touched\n", u[i].tg->name);
+		}
+	}
+	return ret;
 }
 
 /* Apply like `occ apply` (health gate included), under the held lock; with
@@ -327,7 +421,7 @@ static int run_update(struct occ_cli *cli, struct upd *u, size_t n, bool *rolled
 	for (size_t i = 0; i < n; i++) {
 		if (u[i].rc || !u[i].available)
 			continue;
-		if (fetch_new(cli, &u[i])) {
+		if (fetch_new(cli, &u[i]) || snapshot_db(cli, &u[i])) {
 			occ_cli_print_error(cli, &u[i].err);
 			roll_back(cli, u, n, false, &n_back);
 			occ_cli_errorf(cli, "the update stopped before the service was touched");
@@ -339,6 +433,15 @@ static int run_update(struct occ_cli *cli, struct upd *u, size_t n, bool *rolled
 		return ret;
 	fprintf(stderr, "%s: the new image did not come up; rolling back to the previous one ...\n",
 		cli->state->name);
+	if (restore_db(cli, u, n) != OCC_EXIT_OK) {
+		roll_back(cli, u, n, false, &n_back);
+		occ_cli_errorf(cli, "the update failed and opencode's database could not be put "
+			       "back: the service is stopped; image '%s' names the previous image "
+			       "again", u[0].tg->eff->image.ref);
+		fprintf(stderr, "hint: the snapshot is occ-pre-update.db next to opencode.db on the "
+			"data volume; copy it back, then 'occ apply'\n");
+		return OCC_EXIT_ERROR;
+	}
 	if (roll_back(cli, u, n, true, &n_back) != OCC_EXIT_OK) {
 		occ_cli_errorf(cli, "the rollback failed too; the previous image is kept as '%s'",
 			       u[0].prev_tag);

@@ -454,6 +454,14 @@ int occ_docker__start(struct occ_docker *dk, const struct occ_state *desired,
 		      struct occ_error *err);
 int occ_docker__remove(struct occ_docker *dk, const char *container, struct occ_error *err);
 
+/* Run argv (NULL-terminated, no shell) in the running container as user
+ * ("name" or "uid:gid"), detached, and wait up to timeout_ms for it to end:
+ * *exit_code is its exit status (126/127: not executable / not found).
+ * OCC_ETIMEOUT when it runs longer; Docker's refusals as OCC_EAPI. */
+int occ_docker__exec(struct occ_docker *dk, const char *container, const char *user,
+		     const char *const *argv, long timeout_ms, int *exit_code,
+		     struct occ_error *err);
+
 int occ_docker__apply(struct occ_driver *d, const struct occ_state *desired,
 		      const struct occ_observed *obs, const struct occ_action *act,
 		      struct occ_error *err);

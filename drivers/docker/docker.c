@@ -150,6 +150,24 @@ int occ_docker__image_id(struct occ_docker *dk, char **out, const char *ref,
 	return ret;
 }
 
+int occ_docker_image_label(struct occ_driver *d, const char *ref, const char *key, char **out,
+			   struct occ_error *err)
+{
+	struct occ_obs_image img = { 0 };
+	bool found;
+	int ret = inspect_image(occ_docker__from(d), &img, NULL, &found, ref, err);
+
+	if (!ret && !found)
+		ret = occ_error_set(err, OCC_ENOTFOUND, "image '%s' does not exist", ref);
+	if (!ret) {
+		const char *v = occ_kvlist_get(&img.labels, key);
+
+		*out = v ? occ_xstrdup(v) : NULL;
+	}
+	occ_obs_image_release(&img);
+	return ret;
+}
+
 static int ensure_version(struct occ_docker *dk, struct occ_error *err)
 {
 	struct occ_docker_resp resp;

@@ -89,6 +89,49 @@ int occ_docker_volume_remove(struct occ_driver *d, const char *project, const ch
 int occ_docker_remove_home(struct occ_driver *d, const char *project, const char *user,
 			   struct occ_error *err);
 
+/* ---- opencode's database across version changes (docker-db.c) ----------- */
+
+/* The label the embedded image carries: the opencode version it runs. */
+#define OCC_DOCKER_LABEL_OPENCODE_VERSION "dev.opencode-cloud.opencode-version"
+/* opencode's database and occ's one snapshot of it, on the data volume. */
+#define OCC_DOCKER_OPENCODE_DB "/home/opencode/.local/share/opencode/opencode.db"
+#define OCC_DOCKER_DB_SNAPSHOT "/home/opencode/.local/share/opencode/occ-pre-update.db"
+
+/*
+ * Snapshot opencode's database in project's running container with SQLite's
+ * online backup (consistent while opencode writes): `sqlite3 DB ".backup
+ * TMP"` as user opencode through the exec API, then TMP renamed over
+ * OCC_DOCKER_DB_SNAPSHOT, the one snapshot, replaced by the next. An image
+ * without sqlite3 (built by an older occ): the same run in a throwaway
+ * container of fallback_image (NULL: none) sharing the container's volumes.
+ * *taken is false (and 0 returned) when there is no database yet. Does I/O.
+ * OCC_ENOTFOUND (no container), OCC_EGENERIC (not running, sqlite3 failed),
+ * OCC_ETIMEOUT.
+ */
+int occ_docker_db_snapshot(struct occ_driver *d, const char *project,
+			   const char *fallback_image, bool *taken, struct occ_error *err);
+
+/*
+ * Put the snapshot back as opencode's database in project's container:
+ * stops it (opencode must not run while its files are swapped), then a
+ * throwaway container of the same image, sharing its volumes (VolumesFrom),
+ * no network, no capabilities, as user opencode, copies the snapshot to
+ * opencode.db (copy, then rename) and removes opencode.db-wal and -shm (the
+ * failed version's journal). The snapshot stays. Only when the container
+ * runs image if_image (the version that failed; "sha256:..."): otherwise
+ * *restored is false and nothing is touched (the new version never ran, as
+ * when its container could not start and the old one was put back). Does
+ * I/O; OCC_ENOTFOUND (no container), OCC_EGENERIC (the copy failed), Docker
+ * errors.
+ */
+int occ_docker_db_restore(struct occ_driver *d, const char *project, const char *if_image,
+			  bool *restored, struct occ_error *err);
+
+/* The value of label key on image ref; *out NULL when the image has none.
+ * OCC_ENOTFOUND when the image does not exist. Caller frees *out. */
+int occ_docker_image_label(struct occ_driver *d, const char *ref, const char *key, char **out,
+			   struct occ_error *err);
+
 /* ---- updates (docker-update.c) ------------------------------------------ */
 
 /* The label occ_docker's builds put on an image: the hash of its build inputs

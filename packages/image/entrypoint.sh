@@ -136,7 +136,14 @@ case "$oc_version" in
 1.*) health=/global/health ;;
 *) health=/api/info ;;
 esac
-printf 'proxy_pass http://127.0.0.1:%d%s;\n' "$OPENCODE_PORT" "$health" | write_snippet opencode-health.conf
+health_port=$OPENCODE_PORT
+# Test hook (Dockerfile ARG OCC_TEST_UNHEALTHY, tests/e2e-upgrade.sh only):
+# /healthz asks a port nothing listens on, so it never passes.
+if [ -e /usr/local/lib/occ/test-unhealthy ]; then
+	echo "occ-entrypoint: test image: /healthz fails on purpose (OCC_TEST_UNHEALTHY)" >&2
+	health_port=1
+fi
+printf 'proxy_pass http://127.0.0.1:%d%s;\n' "$health_port" "$health" | write_snippet opencode-health.conf
 
 # ---- opencode's directories ----------------------------------------------------------
 
