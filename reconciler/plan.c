@@ -122,16 +122,17 @@ static void cmp_str(struct changes *cs, const char *field, const char *old_value
 		changes_add(cs, field, old_value, new_value, false, true);
 }
 
-static void cmp_uint(struct changes *cs, const char *field, unsigned old_value,
-		     unsigned new_value)
+/* A numeric field; 0 is "none" (no port, no limit). */
+static void cmp_num(struct changes *cs, const char *field, uint64_t old_value,
+		    uint64_t new_value)
 {
-	char a[16], b[16];
+	char a[24], b[24];
 
 	if (old_value == new_value)
 		return;
-	snprintf(a, sizeof(a), "%u", old_value);
-	snprintf(b, sizeof(b), "%u", new_value);
-	changes_add(cs, field, old_value ? a : NULL, b, false, true);
+	snprintf(a, sizeof(a), "%llu", (unsigned long long)old_value);
+	snprintf(b, sizeof(b), "%llu", (unsigned long long)new_value);
+	changes_add(cs, field, old_value ? a : NULL, new_value ? b : NULL, false, true);
 	cs->items[cs->n - 1].number = true;
 }
 
@@ -270,19 +271,6 @@ static bool cmp_volumes(struct changes *cs, const struct occ_obs_container *c,
 	return dropped;
 }
 
-static void cmp_u64(struct changes *cs, const char *field, uint64_t old_value,
-		    uint64_t new_value)
-{
-	char a[24], b[24];
-
-	if (old_value == new_value)
-		return;
-	snprintf(a, sizeof(a), "%llu", (unsigned long long)old_value);
-	snprintf(b, sizeof(b), "%llu", (unsigned long long)new_value);
-	changes_add(cs, field, old_value ? a : NULL, new_value ? b : NULL, false, true);
-	cs->items[cs->n - 1].number = true;
-}
-
 /* The hardening (state.h) and resources: a container made by an older occ
  * lacks the hardening, which recreates it. */
 static void container_limits(struct changes *cs, const struct occ_obs_container *c,
@@ -293,9 +281,9 @@ static void container_limits(struct changes *cs, const struct occ_obs_container 
 
 	cmp_str(cs, "container.security", c->security, sec);
 	cmp_str(cs, "container.log", c->log, log);
-	cmp_u64(cs, "resources.memory", c->memory, st->resources.memory);
-	cmp_u64(cs, "resources.nano_cpus", c->nano_cpus, st->resources.nano_cpus);
-	cmp_u64(cs, "resources.pids", (uint64_t)c->pids_limit, (uint64_t)st->resources.pids);
+	cmp_num(cs, "resources.memory", c->memory, st->resources.memory);
+	cmp_num(cs, "resources.nano_cpus", c->nano_cpus, st->resources.nano_cpus);
+	cmp_num(cs, "resources.pids", (uint64_t)c->pids_limit, (uint64_t)st->resources.pids);
 	free(sec);
 	free(log);
 }
@@ -311,8 +299,8 @@ static bool container_fields(struct changes *cs, const struct occ_obs_container 
 	occ_state_container_env(&env, st);
 	cmp_str(cs, "image", c->image_ref, st->image.ref);
 	cmp_str(cs, "container.bind", c->bind, d->bind);
-	cmp_uint(cs, "container.port", c->port, d->port);
-	cmp_uint(cs, "container.container_port", c->container_port, d->container_port);
+	cmp_num(cs, "container.port", c->port, d->port);
+	cmp_num(cs, "container.container_port", c->container_port, d->container_port);
 	cmp_str(cs, "container.restart", occ_restart_policy_name(c->restart),
 		occ_restart_policy_name(d->restart));
 	if (!c->init)
