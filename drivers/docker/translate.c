@@ -416,7 +416,7 @@ static bool array_has(json_t *arr, const char *want)
 static void parse_hardening(struct occ_obs_container *c, json_t *host)
 {
 	json_t *add = json_object_get(host, "CapAdd"), *log = json_object_get(host, "LogConfig");
-	json_t *cfg = json_object_get(log, "Config");
+	json_t *cfg = json_object_get(log, "Config"), *opts = json_object_get(host, "SecurityOpt");
 	const char *caps[64];
 	size_t n = 0, i;
 	json_t *v;
@@ -428,10 +428,8 @@ static void parse_hardening(struct occ_obs_container *c, json_t *host)
 		if (json_is_string(v) && n < OCC_ARRAY_SIZE(caps))
 			caps[n++] = json_string_value(v);
 	c->security = occ_security_text(array_has(json_object_get(host, "CapDrop"), "ALL"), caps, n,
-					array_has(json_object_get(host, "SecurityOpt"),
-						  "no-new-privileges") ||
-					array_has(json_object_get(host, "SecurityOpt"),
-						  "no-new-privileges:true"));
+					array_has(opts, "no-new-privileges") ||
+					array_has(opts, "no-new-privileges:true"));
 	c->log = occ_log_text(jstr(log, "Type"), jstr(cfg, "max-size"), jstr(cfg, "max-file"));
 	c->pids_limit = pids > 0 ? (long)pids : 0;
 	c->memory = mem > 0 ? (uint64_t)mem : 0;
